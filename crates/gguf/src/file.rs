@@ -1,0 +1,160 @@
+//! An open GGUF file: the parsed header over the mapped bytes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::Mmap;
+
+use crate::error::{GgufError, Result};
+use crate::header::{self, Header};
+use crate::metadata::Metadata;
+use crate::tensor_info::TensorInfo;
+
+/// Where the bytes live: a read-only map of the file, or a buffer (tests,
+/// fuzzing, files built in memory).
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A parsed GGUF file. Tensor data is borrowed straight from the map: no copy.
+pub struct GgufFile {
+    bytes: Bytes,
+    header: Header,
+    by_name: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for GgufFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("version", &self.header.version)
+            .field("n_tensors", &self.header.tensors.len())
+            .field("n_metadata", &self.header.metadata.len())
+            .field("file_len", &self.file_len())
+            .finish()
+    }
+}
+
+impl GgufFile {
+    /// Maps and parses `path`. Only the header must be whole; tensor data is
+    /// checked when read.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let open_err = |source| GgufError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(open_err)?;
+        let meta = file.metadata().map_err(open_err)?;
+        if !meta.is_file() {
+            return Err(open_err(std::io::Error::other("not a regular file")));
+        }
+        if meta.len() == 0 {
+            // mmap of an empty file fails on some systems; parse reports it.
+            return Self::from_bytes(Vec::new());
+        }
+        // SAFETY: the map is read-only and private to this process. Another
+        // process truncating the file while it is mapped would fault on
+        // access; that is the accepted contract of every mmap-based loader
+        // (llama.cpp included), and sobre never writes to files it maps.
+        let map = unsafe { Mmap::map(&file) }.map_err(open_err)?;
+        Self::from_parts(Bytes::Mapped(map))
+    }
+
+    /// Parses a file held in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
+        Self::from_parts(Bytes::Owned(bytes))
+    }
+
+    fn from_parts(bytes: Bytes) -> Result<Self> {
+        let header = header::parse(bytes.as_slice())?;
+        let by_name = header
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        Ok(GgufFile {
+            bytes,
+            header,
+            by_name,
+        })
+    }
+
+    pub fn version(&self) -> u32 {
+        self.header.version
+    }
+
+    pub fn alignment(&self) -> u64 {
+        self.header.alignment
+    }
+
+    /// Absolute offset of the data section.
+    pub fn data_offset(&self) -> u64 {
+        self.header.data_offset
+    }
+
+    pub fn file_len(&self) -> u64 {
+        self.bytes.as_slice().len() as u64
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.header.metadata
+    }
+
+    pub fn architecture(&self) -> Option<&str> {
+        self.header.metadata.architecture()
+    }
+
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.header.tensors
+    }
+
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.by_name.get(name).map(|&i| &self.header.tensors[i])
+    }
+
+    /// Like [`tensor`](Self::tensor) but an error naming the missing tensor.
+    pub fn require_tensor(&self, name: &str) -> Result<&TensorInfo> {
+        self.tensor(name).ok_or_else(|| GgufError::TensorNotFound { name: name.into() })
+    }
+
+    /// Absolute byte offset of a tensor's data in the file.
+    pub fn absolute_offset(&self, info: &TensorInfo) -> u64 {
+        // Cannot overflow: the parser checked data_offset + end of last tensor.
+        self.header.data_offset + info.offset
+    }
+
+    /// The raw bytes of a tensor, borrowed from the map. Fails cleanly when
+    /// the file is shorter than the tensor table says (a partial download).
+    pub fn tensor_data(&self, info: &TensorInfo) -> Result<&[u8]> {
+        let start = self.absolute_offset(info);
+        let end = start + info.n_bytes;
+        let file_len = self.file_len();
+        if end > file_len {
+            return Err(GgufError::DataOutOfBounds {
+                tensor: info.name.clone(),
+                start,
+                end,
+                file_len,
+            });
+        }
+        // start <= end <= file_len, which fits in usize.
+        Ok(&self.bytes.as_slice()[start as usize..end as usize])
+    }
+
+    /// Total number of weights over all tensors.
+    pub fn n_params(&self) -> u64 {
+        self.header.tensors.iter().map(|t| t.n_elements).sum()
+    }
+}

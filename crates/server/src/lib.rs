@@ -1,0 +1,3 @@
+//! The HTTP front: OpenAI- and Ollama-compatible endpoints over the engine.
+//!
+//! Empty until the `sobre serve` issue lands.

@@ -1,0 +1,16 @@
+//! One module per subcommand.
+
+use crate::cli::Command;
+
+mod inspect;
+mod tensor;
+mod tokenize;
+
+pub fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Tensor(args) => tensor::run(&args),
+        Command::Tokenize(args) => tokenize::tokenize(&args),
+        Command::Detokenize(args) => tokenize::detokenize(&args),
+    }
+}

@@ -1,0 +1,4 @@
+//! The model store: content-addressed GGUF files, a manifest of names, and
+//! verified, resumable downloads.
+//!
+//! Empty until the model store issue lands.
