@@ -62,11 +62,7 @@ pub enum GgufError {
     BadAlignment { value: u64 },
 
     #[error("tensor {tensor:?}: {n_dims} dimensions, at most {max} supported")]
-    TooManyDims {
-        tensor: String,
-        n_dims: u32,
-        max: usize,
-    },
+    TooManyDims { tensor: String, n_dims: u32, max: usize },
 
     #[error("tensor {tensor:?}: dimension {index} is 0")]
     ZeroDim { tensor: String, index: usize },
@@ -92,7 +88,9 @@ pub enum GgufError {
         alignment: u64,
     },
 
-    #[error("tensor {tensor:?}: data offset {offset} overlaps the previous tensor, which ends at {prev_end}")]
+    #[error(
+        "tensor {tensor:?}: data offset {offset} overlaps the previous tensor, which ends at {prev_end}"
+    )]
     OffsetOutOfOrder {
         tensor: String,
         offset: u64,

@@ -126,7 +126,8 @@ impl GgufFile {
 
     /// Like [`tensor`](Self::tensor) but an error naming the missing tensor.
     pub fn require_tensor(&self, name: &str) -> Result<&TensorInfo> {
-        self.tensor(name).ok_or_else(|| GgufError::TensorNotFound { name: name.into() })
+        self.tensor(name)
+            .ok_or_else(|| GgufError::TensorNotFound { name: name.into() })
     }
 
     /// Absolute byte offset of a tensor's data in the file.

@@ -21,10 +21,7 @@ impl TensorInfo {
     /// in an i64 as ggml requires, and a first dimension made of whole blocks.
     pub fn new(name: String, shape: Vec<u64>, ggml_type: GgmlType, offset: u64) -> Result<Self> {
         if let Some(index) = shape.iter().position(|&d| d == 0) {
-            return Err(GgufError::ZeroDim {
-                tensor: name,
-                index,
-            });
+            return Err(GgufError::ZeroDim { tensor: name, index });
         }
         let n_elements = shape
             .iter()

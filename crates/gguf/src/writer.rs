@@ -54,8 +54,7 @@ impl GgufWriter {
             return Err(GgufError::BadAlignment { value: alignment });
         }
         self.alignment = alignment;
-        self.metadata
-            .insert(ALIGNMENT_KEY, Value::U32(alignment as u32));
+        self.metadata.insert(ALIGNMENT_KEY, Value::U32(alignment as u32));
         Ok(self)
     }
 

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "sobre", version, about = "A frugal, sovereign runtime for open-weight language models")]
+#[command(
+    name = "sobre",
+    version,
+    about = "A frugal, sovereign runtime for open-weight language models"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -30,7 +30,9 @@ fn check_metadata_value(key: &str, want: &Json, got: &Json) {
                 assert_eq!(got["len"].as_u64(), Some(len), "{key}: summarised length");
                 assert_eq!(got["type"], want["elem"], "{key}: element type");
             } else {
-                let items = got.as_array().unwrap_or_else(|| panic!("{key}: not a list: {got}"));
+                let items = got
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{key}: not a list: {got}"));
                 assert_eq!(items.len() as u64, len, "{key}");
                 if let Some(head) = want["head"].as_array() {
                     for (i, (w, g)) in head.iter().zip(items).enumerate() {
@@ -61,7 +63,10 @@ fn check_inspect_matches_gguf_py(model: &Path, golden_name: &str) -> Json {
         let g = got_meta.get(key).unwrap_or_else(|| panic!("missing key {key}"));
         check_metadata_value(key, w, g);
     }
-    let (wt, gt) = (want["tensors"].as_array().unwrap(), got["tensors"].as_array().unwrap());
+    let (wt, gt) = (
+        want["tensors"].as_array().unwrap(),
+        got["tensors"].as_array().unwrap(),
+    );
     assert_eq!(gt.len(), wt.len(), "tensor count");
     for (w, g) in wt.iter().zip(gt) {
         assert_eq!(w, g, "tensor entry");
@@ -76,7 +81,10 @@ fn inspect_gemma_matches_gguf_py() {
 
 #[test]
 fn inspect_cut_off_deepseek_lists_all_339_tensors() {
-    let got = check_inspect_matches_gguf_py(&common::model(common::DEEPSEEK_PART), "deepseek-r1-qwen-7b-part0000.json");
+    let got = check_inspect_matches_gguf_py(
+        &common::model(common::DEEPSEEK_PART),
+        "deepseek-r1-qwen-7b-part0000.json",
+    );
     assert_eq!(got["architecture"], "qwen2");
     assert_eq!(got["tensors"].as_array().unwrap().len(), 339);
 }
@@ -110,20 +118,46 @@ fn check_tensor_samples(model: &Path, golden_name: &str) {
         let name = s["name"].as_str().unwrap();
         let out_path = dir.path().join(format!("{name}.npy"));
         let out = sobre!("tensor", model, name, "--out", out_path);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (shape, values) = common::read_npy(&out_path);
-        let want_shape: Vec<u64> = s["numpy_shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
+        let want_shape: Vec<u64> = s["numpy_shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .collect();
         assert_eq!(shape, want_shape, "{name} shape");
-        for (i, bits) in s["indices"].as_array().unwrap().iter().zip(s["bits"].as_array().unwrap()) {
+        for (i, bits) in s["indices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(s["bits"].as_array().unwrap())
+        {
             let (i, bits) = (i.as_u64().unwrap() as usize, bits.as_u64().unwrap() as u32);
-            assert_eq!(values[i].to_bits(), bits, "{name}[{i}]: {} vs {}", values[i], f32::from_bits(bits));
+            assert_eq!(
+                values[i].to_bits(),
+                bits,
+                "{name}[{i}]: {} vs {}",
+                values[i],
+                f32::from_bits(bits)
+            );
         }
         let sum: f64 = values.iter().map(|&v| v as f64).sum();
         let Some(want_sum) = s["sum"].as_f64() else {
-            assert!(values.iter().any(|v| !v.is_finite()), "{name}: golden sum is null but values are finite");
+            assert!(
+                values.iter().any(|v| !v.is_finite()),
+                "{name}: golden sum is null but values are finite"
+            );
             continue;
         };
-        assert!((sum - want_sum).abs() <= 1e-6 * want_sum.abs().max(1.0), "{name} sum {sum} vs {want_sum}");
+        assert!(
+            (sum - want_sum).abs() <= 1e-6 * want_sum.abs().max(1.0),
+            "{name} sum {sum} vs {want_sum}"
+        );
     }
 }
 
@@ -134,7 +168,10 @@ fn tensor_gemma_matches_gguf_py() {
 
 #[test]
 fn tensor_every_quant_type_matches_gguf_py() {
-    check_tensor_samples(&common::root().join("tests/data/quant/all_types.gguf"), "all-types.json");
+    check_tensor_samples(
+        &common::root().join("tests/data/quant/all_types.gguf"),
+        "all-types.json",
+    );
 }
 
 fn assert_clean_failure(out: &std::process::Output, needle: &str) {
@@ -149,9 +186,19 @@ fn assert_clean_failure(out: &std::process::Output, needle: &str) {
 fn tensor_past_the_cut_fails_cleanly_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out_path: PathBuf = dir.path().join("x.npy");
-    let out = sobre!("tensor", common::model(common::DEEPSEEK_PART), "blk.27.ffn_down.weight", "--out", out_path);
+    let out = sobre!(
+        "tensor",
+        common::model(common::DEEPSEEK_PART),
+        "blk.27.ffn_down.weight",
+        "--out",
+        out_path
+    );
     assert_clean_failure(&out, "beyond the end of the file");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file left behind"
+    );
 }
 
 #[test]
@@ -172,7 +219,13 @@ fn bad_input_gets_one_line_naming_the_problem() {
 
     let out_path = dir.path().join("t.npy");
     assert_clean_failure(
-        &sobre!("tensor", common::model(common::GEMMA), "no.such.tensor", "--out", out_path),
+        &sobre!(
+            "tensor",
+            common::model(common::GEMMA),
+            "no.such.tensor",
+            "--out",
+            out_path
+        ),
         "no tensor named",
     );
 }

@@ -92,7 +92,12 @@ pub(crate) fn value_to_json(v: &Value) -> Json {
 fn write_summary(out: &mut impl Write, file: &GgufFile) -> anyhow::Result<()> {
     let md = file.metadata();
     let arch = file.architecture().unwrap_or("(unknown)");
-    writeln!(out, "file:           GGUF v{}, {}", file.version(), human_bytes(file.file_len()))?;
+    writeln!(
+        out,
+        "file:           GGUF v{}, {}",
+        file.version(),
+        human_bytes(file.file_len())
+    )?;
     if let Some(name) = md.get_str("general.name") {
         writeln!(out, "name:           {name}")?;
     }
@@ -112,7 +117,9 @@ fn write_summary(out: &mut impl Write, file: &GgufFile) -> anyhow::Result<()> {
         }
     }
     if let Some(model) = md.get_str("tokenizer.ggml.model") {
-        let n = md.get_array("tokenizer.ggml.tokens").map_or(0, |a| a.values.len());
+        let n = md
+            .get_array("tokenizer.ggml.tokens")
+            .map_or(0, |a| a.values.len());
         writeln!(out, "tokenizer:      {model}, {n} tokens")?;
     }
     let data_end = file
@@ -136,7 +143,12 @@ fn write_summary(out: &mut impl Write, file: &GgufFile) -> anyhow::Result<()> {
     }
     writeln!(out, "tensors:        {}", file.tensors().len())?;
     for (ty, (count, bytes)) in by_type {
-        writeln!(out, "  {:<8} {count:>5} tensors  {:>10}", ty.name(), human_bytes(bytes))?;
+        writeln!(
+            out,
+            "  {:<8} {count:>5} tensors  {:>10}",
+            ty.name(),
+            human_bytes(bytes)
+        )?;
     }
     writeln!(out, "metadata keys:  {}", md.len())?;
     Ok(())

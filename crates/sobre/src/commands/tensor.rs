@@ -49,7 +49,11 @@ fn write_npy(path: &Path, info: &TensorInfo, data: &[u8]) -> anyhow::Result<()> 
     let row_len = info.shape.first().copied().unwrap_or(1) as usize;
     let row_bytes = info.row_bytes() as usize;
     if row_bytes == 0 || data.len() % row_bytes != 0 {
-        bail!("tensor {:?}: {} data bytes are not whole rows", info.name, data.len());
+        bail!(
+            "tensor {:?}: {} data bytes are not whole rows",
+            info.name,
+            data.len()
+        );
     }
     let rows_per_chunk = (CHUNK_ELEMENTS / row_len).max(1);
     let mut buf = vec![0f32; rows_per_chunk * row_len];
