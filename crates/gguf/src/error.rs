@@ -7,15 +7,13 @@ use crate::types::GgmlType;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GgufError {
-    #[error("cannot open {path}: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The io::Error is shown in the message, not chained as a source, so a
+    // one-line report (`{:#}`) does not print the OS message twice.
+    #[error("cannot open {path}: {err}")]
+    Open { path: PathBuf, err: std::io::Error },
 
     #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
 
     #[error("not a GGUF file: magic is {found:?}, expected \"GGUF\"")]
     BadMagic { found: String },
@@ -113,6 +111,12 @@ pub enum GgufError {
 
     #[error("cannot write GGUF: {0}")]
     Write(String),
+}
+
+impl From<std::io::Error> for GgufError {
+    fn from(e: std::io::Error) -> Self {
+        GgufError::Io(e)
+    }
 }
 
 pub type Result<T, E = GgufError> = std::result::Result<T, E>;

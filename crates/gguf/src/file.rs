@@ -50,9 +50,9 @@ impl GgufFile {
     /// checked when read.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let open_err = |source| GgufError::Open {
+        let open_err = |err| GgufError::Open {
             path: path.to_path_buf(),
-            source,
+            err,
         };
         let file = File::open(path).map_err(open_err)?;
         let meta = file.metadata().map_err(open_err)?;

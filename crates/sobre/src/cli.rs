@@ -26,6 +26,8 @@ pub enum Command {
     Tokenize(TokenizeArgs),
     /// Turn token ids back into text.
     Detokenize(DetokenizeArgs),
+    /// Print the prompt a conversation becomes under the model's chat template.
+    ChatTemplate(ChatTemplateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,4 +77,17 @@ pub struct DetokenizeArgs {
     /// Token ids.
     #[arg(required = true)]
     pub ids: Vec<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatTemplateArgs {
+    /// GGUF file (its weights may be cut off: only the header is read).
+    pub file: PathBuf,
+    /// JSON file holding the messages: `[{"role": "user", "content": "..."}]`
+    /// (or an object with a "messages" list, as a chat request has).
+    #[arg(long)]
+    pub messages: PathBuf,
+    /// Do not end with the opening of the assistant's turn.
+    #[arg(long)]
+    pub no_generation_prompt: bool,
 }

@@ -2,6 +2,7 @@
 
 use crate::cli::Command;
 
+mod chat_template;
 mod inspect;
 mod tensor;
 mod tokenize;
@@ -9,6 +10,7 @@ mod tokenize;
 pub fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::ChatTemplate(args) => chat_template::run(&args),
         Command::Tensor(args) => tensor::run(&args),
         Command::Tokenize(args) => tokenize::tokenize(&args),
         Command::Detokenize(args) => tokenize::detokenize(&args),

@@ -1,0 +1,19 @@
+//! Conversations to prompts and back: the model's own chat template rendered
+//! as Hugging Face renders it, and model output split into reasoning and
+//! answer.
+//!
+//! Templates come from the GGUF file (`tokenizer.chat_template`), so they
+//! are hostile input: they run in a sandbox with no loader (no `include`, no
+//! filesystem), a fuel budget that bounds their running time, and a recursion
+//! limit. A model without a template gets a built-in format for its
+//! architecture. Templates sent in requests are never used.
+
+mod builtin;
+mod error;
+mod json;
+mod reasoning;
+mod template;
+
+pub use error::ChatError;
+pub use reasoning::{ReasoningDelta, ReasoningSplitter, THINK_END, THINK_START};
+pub use template::{ChatTemplate, RenderOptions, TemplateSource};
