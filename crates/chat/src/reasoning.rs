@@ -69,9 +69,8 @@ impl ReasoningSplitter {
             match self.state {
                 State::Start => {
                     let trimmed = self.pending.trim_start();
-                    if trimmed.starts_with(THINK_START) {
-                        let rest = trimmed[THINK_START.len()..].to_string();
-                        self.pending = rest;
+                    if let Some(rest) = trimmed.strip_prefix(THINK_START) {
+                        self.pending = rest.to_string();
                         self.state = State::Reasoning;
                     } else if trimmed.is_empty() || THINK_START.starts_with(trimmed) {
                         return out; // could still become "<think>"

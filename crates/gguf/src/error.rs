@@ -32,7 +32,7 @@ pub enum GgufError {
         have: u64,
     },
 
-    #[error("{what} at byte {offset} claims {count} items, more than the {have} bytes left could hold")]
+    #[error("{what} at byte {offset} claims {count} items, more than the {have} bytes left could hold: the file is corrupt or cut off")]
     CountTooLarge {
         what: String,
         offset: u64,

@@ -229,3 +229,26 @@ fn bad_input_gets_one_line_naming_the_problem() {
         "no tensor named",
     );
 }
+
+/// A partial download of Gemma cut inside the header fails with one line
+/// naming the cut; cut inside the weights, the header still inspects and only
+/// tensors past the cut fail.
+#[test]
+fn gemma_cut_anywhere_fails_cleanly() {
+    let full = std::fs::read(common::model(common::GEMMA)).unwrap();
+    let data_offset = golden("gemma3-270m.json")["data_offset"].as_u64().unwrap() as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.gguf");
+    for cut in [3, 8, 23, 1000, 100_000, 2_000_000, data_offset - 40] {
+        std::fs::write(&path, &full[..cut]).unwrap();
+        assert_clean_failure(&sobre!("inspect", path, "--json"), "cut off");
+    }
+    std::fs::write(&path, &full[..data_offset + 10_000_000]).unwrap();
+    let got = inspect_json(&path);
+    assert_eq!(got["tensors"].as_array().unwrap().len(), 236);
+    let out_path = dir.path().join("t.npy");
+    assert_clean_failure(
+        &sobre!("tensor", path, "token_embd.weight", "--out", out_path),
+        "beyond the end of the file",
+    );
+}
