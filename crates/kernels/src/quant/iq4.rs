@@ -38,11 +38,7 @@ pub fn dequantize_row_iq4_xs(data: &[u8], out: &mut [f32]) {
         let d = f16_at(b, 0);
         let scales_h = u16::from_le_bytes([b[2], b[3]]);
         let scales_l = &b[4..8];
-        for (ib, (qs, y32)) in b[8..136]
-            .chunks_exact(16)
-            .zip(y.chunks_exact_mut(32))
-            .enumerate()
-        {
+        for (ib, (qs, y32)) in b[8..136].chunks_exact(16).zip(y.chunks_exact_mut(32)).enumerate() {
             let low = (scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0F;
             let high = ((scales_h >> (2 * ib)) & 3) as u8;
             let ls = i32::from(low | (high << 4));

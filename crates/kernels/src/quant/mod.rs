@@ -22,17 +22,16 @@ mod mxfp4;
 mod ternary;
 
 pub use float::{
-    dequantize_row_bf16, dequantize_row_f16, dequantize_row_f32, dequantize_row_f64,
-    dequantize_row_i16, dequantize_row_i32, dequantize_row_i64, dequantize_row_i8,
+    dequantize_row_bf16, dequantize_row_f16, dequantize_row_f32, dequantize_row_f64, dequantize_row_i16,
+    dequantize_row_i32, dequantize_row_i64, dequantize_row_i8,
 };
 pub use iq4::{dequantize_row_iq4_nl, dequantize_row_iq4_xs, KVALUES_IQ4NL};
 pub use k_quants::{
-    dequantize_row_q2_k, dequantize_row_q3_k, dequantize_row_q4_k, dequantize_row_q5_k,
-    dequantize_row_q6_k, dequantize_row_q8_k,
+    dequantize_row_q2_k, dequantize_row_q3_k, dequantize_row_q4_k, dequantize_row_q5_k, dequantize_row_q6_k,
+    dequantize_row_q8_k,
 };
 pub use legacy::{
-    dequantize_row_q4_0, dequantize_row_q4_1, dequantize_row_q5_0, dequantize_row_q5_1,
-    dequantize_row_q8_0,
+    dequantize_row_q4_0, dequantize_row_q4_1, dequantize_row_q5_0, dequantize_row_q5_1, dequantize_row_q8_0,
 };
 pub use mxfp4::{dequantize_row_mxfp4, e8m0_to_f32_half, KVALUES_MXFP4};
 pub use ternary::{dequantize_row_tq1_0, dequantize_row_tq2_0};
@@ -68,11 +67,7 @@ impl fmt::Display for DequantError {
                 f,
                 "{data_len} bytes of {ty} data is not a whole number of {type_size}-byte blocks"
             ),
-            DequantError::OutputLength {
-                ty,
-                expected,
-                actual,
-            } => write!(
+            DequantError::OutputLength { ty, expected, actual } => write!(
                 f,
                 "{ty} data holds {expected} elements but the output has room for {actual}"
             ),
