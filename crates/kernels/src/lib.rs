@@ -10,3 +10,8 @@
 pub mod quant;
 
 pub use quant::{dequantize, DequantError};
+pub mod dot;
+pub mod matmul;
+pub mod ops;
+pub mod pool;
+pub mod simd;

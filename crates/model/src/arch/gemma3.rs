@@ -1,0 +1,110 @@
+//! Gemma 3 (text), after llama.cpp's `src/models/gemma3.cpp` (iSWA variant):
+//!
+//! - embeddings scaled by `sqrt(n_embd)`;
+//! - RMSNorm before *and after* both attention and feed-forward (the GGUF
+//!   converter already folded Gemma's `1 + w` into the stored norm weights);
+//! - per-head RMSNorm of queries and keys, NeoX RoPE with base 10000 on
+//!   sliding-window layers and `rope.freq_base` on every sixth (global) layer;
+//! - queries scaled by `1/sqrt(head_dim)` before attention;
+//! - GELU-gated feed-forward; no final logit soft-capping in the iSWA graph.
+
+use kernels::ops;
+
+use super::{attention, embed, norm_rows, norm_rows_into, output_head, project, rope_rows, Scratch};
+use crate::config::Config;
+use crate::kv_cache::KvCache;
+use crate::weights::{LayerWeights, Weights};
+
+/// One forward step over `tokens` at positions `pos0..`; logits of the
+/// batch rows in `outputs` land in `s.logits`.
+pub(crate) fn forward(
+    c: &Config,
+    w: &Weights<'_>,
+    tokens: &[u32],
+    pos0: usize,
+    cache: &mut KvCache,
+    s: &mut Scratch,
+    outputs: &[usize],
+) {
+    let n_tok = tokens.len();
+    let embd_scale = (c.n_embd as f32).sqrt();
+    embed(&w.token_embd, tokens, &mut s.x, c.n_embd, Some(embd_scale));
+    for (il, layer) in w.layers.iter().enumerate() {
+        attention_block(c, il, layer, n_tok, pos0, cache, s);
+        ffn_block(c, layer, n_tok, s);
+    }
+    output_head(c, w, s, outputs);
+}
+
+/// `x += post_norm(attn(norm(x)))`.
+fn attention_block(
+    c: &Config,
+    il: usize,
+    l: &LayerWeights<'_>,
+    n_tok: usize,
+    pos0: usize,
+    cache: &mut KvCache,
+    s: &mut Scratch,
+) {
+    let t = s.threads;
+    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
+    project(&l.wq, None, &s.xb, n_tok, &mut s.q, &mut s.act, t);
+    project(&l.wk, None, &s.xb, n_tok, &mut s.k, &mut s.act, t);
+    project(&l.wv, None, &s.xb, n_tok, &mut s.v, &mut s.act, t);
+
+    // QK-norm: each head on its own, with one shared weight vector.
+    if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
+        norm_rows(&mut s.q, n_tok * c.n_head, c.head_dim_k, qn, c.rms_eps);
+        norm_rows(&mut s.k, n_tok * c.n_head_kv, c.head_dim_k, kn, c.rms_eps);
+    }
+    let (base, freq_scale) = c.rope_for_layer(il);
+    rope_rows(c, &mut s.q, n_tok, c.n_head, pos0, base, freq_scale);
+    rope_rows(c, &mut s.k, n_tok, c.n_head_kv, pos0, base, freq_scale);
+    s.q[..n_tok * c.q_dim()]
+        .iter_mut()
+        .for_each(|v| *v *= c.attn_scale);
+
+    for i in 0..n_tok {
+        let k = &s.k[i * c.k_dim()..(i + 1) * c.k_dim()];
+        let v = &s.v[i * c.v_dim()..(i + 1) * c.v_dim()];
+        cache.store(il, pos0 + i, k, v);
+    }
+    let window = if c.is_swa_layer(il) {
+        c.sliding_window
+    } else {
+        None
+    };
+    attention(
+        c,
+        il,
+        cache,
+        &s.q,
+        n_tok,
+        pos0,
+        1.0,
+        window,
+        &mut s.scores,
+        &mut s.qh,
+        &mut s.att,
+    );
+
+    project(&l.wo, None, &s.att, n_tok, &mut s.proj, &mut s.act, t);
+    if let Some(pn) = &l.post_attn_norm {
+        norm_rows(&mut s.proj, n_tok, c.n_embd, pn, c.rms_eps);
+    }
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+}
+
+/// `x += post_norm(down(gelu(gate(norm(x))) * up(norm(x))))`.
+fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
+    let t = s.threads;
+    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
+    project(&l.ffn_gate, None, &s.xb, n_tok, &mut s.gate, &mut s.act, t);
+    project(&l.ffn_up, None, &s.xb, n_tok, &mut s.up, &mut s.act, t);
+    ops::gated(&mut s.gate[..n_tok * c.n_ff], &s.up[..n_tok * c.n_ff], ops::gelu);
+    project(&l.ffn_down, None, &s.gate, n_tok, &mut s.proj, &mut s.act, t);
+    if let Some(pn) = &l.post_ffn_norm {
+        norm_rows(&mut s.proj, n_tok, c.n_embd, pn, c.rms_eps);
+    }
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+}

@@ -1,0 +1,89 @@
+//! Llama (also Mistral and Lucie, which GGUF files label `llama`), after
+//! llama.cpp's `src/models/llama.cpp`: pre-norm RMSNorm, grouped-query
+//! attention with normal (adjacent-pair) RoPE and scores scaled by
+//! `1/sqrt(head_dim)`, SwiGLU feed-forward. The output head falls back to
+//! the token embedding when the file has no `output.weight` (tied).
+//!
+//! Qwen2 is the same graph with q/k/v biases and NeoX RoPE; see
+//! [`super::qwen2`], which reuses the blocks below.
+
+use kernels::ops;
+
+use super::{attention, embed, norm_rows_into, output_head, project, rope_rows, Scratch};
+use crate::config::Config;
+use crate::kv_cache::KvCache;
+use crate::weights::{LayerWeights, Weights};
+
+/// One forward step over `tokens` at positions `pos0..`.
+pub(crate) fn forward(
+    c: &Config,
+    w: &Weights<'_>,
+    tokens: &[u32],
+    pos0: usize,
+    cache: &mut KvCache,
+    s: &mut Scratch,
+    outputs: &[usize],
+) {
+    let n_tok = tokens.len();
+    embed(&w.token_embd, tokens, &mut s.x, c.n_embd, None);
+    for (il, layer) in w.layers.iter().enumerate() {
+        attention_block(c, il, layer, n_tok, pos0, cache, s);
+        ffn_block(c, layer, n_tok, s);
+    }
+    output_head(c, w, s, outputs);
+}
+
+/// `x += wo(attn(rope(wq·norm(x) + bq), rope(wk·norm(x) + bk), wv·norm(x) + bv))`;
+/// biases are present only for Qwen2, and the RoPE style comes from the config.
+pub(crate) fn attention_block(
+    c: &Config,
+    il: usize,
+    l: &LayerWeights<'_>,
+    n_tok: usize,
+    pos0: usize,
+    cache: &mut KvCache,
+    s: &mut Scratch,
+) {
+    let t = s.threads;
+    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
+    project(&l.wq, l.bq.as_deref(), &s.xb, n_tok, &mut s.q, &mut s.act, t);
+    project(&l.wk, l.bk.as_deref(), &s.xb, n_tok, &mut s.k, &mut s.act, t);
+    project(&l.wv, l.bv.as_deref(), &s.xb, n_tok, &mut s.v, &mut s.act, t);
+
+    let (base, freq_scale) = c.rope_for_layer(il);
+    rope_rows(c, &mut s.q, n_tok, c.n_head, pos0, base, freq_scale);
+    rope_rows(c, &mut s.k, n_tok, c.n_head_kv, pos0, base, freq_scale);
+
+    for i in 0..n_tok {
+        let k = &s.k[i * c.k_dim()..(i + 1) * c.k_dim()];
+        let v = &s.v[i * c.v_dim()..(i + 1) * c.v_dim()];
+        cache.store(il, pos0 + i, k, v);
+    }
+    attention(
+        c,
+        il,
+        cache,
+        &s.q,
+        n_tok,
+        pos0,
+        c.attn_scale,
+        None,
+        &mut s.scores,
+        &mut s.qh,
+        &mut s.att,
+    );
+
+    project(&l.wo, None, &s.att, n_tok, &mut s.proj, &mut s.act, t);
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+}
+
+/// `x += down(silu(gate(norm(x))) * up(norm(x)))`.
+pub(crate) fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
+    let t = s.threads;
+    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
+    project(&l.ffn_gate, None, &s.xb, n_tok, &mut s.gate, &mut s.act, t);
+    project(&l.ffn_up, None, &s.xb, n_tok, &mut s.up, &mut s.act, t);
+    ops::gated(&mut s.gate[..n_tok * c.n_ff], &s.up[..n_tok * c.n_ff], ops::silu);
+    project(&l.ffn_down, None, &s.gate, n_tok, &mut s.proj, &mut s.act, t);
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+}

@@ -1,0 +1,63 @@
+//! The KV cache: keys and values of every past position, per layer, stored
+//! as f16 like llama.cpp's default cache type (so attention sees the same
+//! rounded keys and values it does). Owned by the caller and preallocated
+//! for the whole context, so decoding allocates nothing.
+
+use half::f16;
+
+use crate::config::Config;
+
+/// Keys and values for `n_ctx` positions of every layer.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    n_ctx: usize,
+    k_dim: usize,
+    v_dim: usize,
+    /// `[layer][pos][k_dim]`
+    k: Vec<f16>,
+    /// `[layer][pos][v_dim]`
+    v: Vec<f16>,
+}
+
+impl KvCache {
+    /// A cache for `n_ctx` positions of the model described by `config`.
+    pub fn new(config: &Config, n_ctx: usize) -> KvCache {
+        let (k_dim, v_dim) = (config.k_dim(), config.v_dim());
+        KvCache {
+            n_ctx,
+            k_dim,
+            v_dim,
+            k: vec![f16::ZERO; config.n_layer * n_ctx * k_dim],
+            v: vec![f16::ZERO; config.n_layer * n_ctx * v_dim],
+        }
+    }
+
+    /// Positions the cache can hold.
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Stores the key and value of layer `il` at position `pos`, rounding to f16.
+    pub fn store(&mut self, il: usize, pos: usize, k: &[f32], v: &[f32]) {
+        let ko = (il * self.n_ctx + pos) * self.k_dim;
+        for (d, &s) in self.k[ko..ko + self.k_dim].iter_mut().zip(k) {
+            *d = f16::from_f32(s);
+        }
+        let vo = (il * self.n_ctx + pos) * self.v_dim;
+        for (d, &s) in self.v[vo..vo + self.v_dim].iter_mut().zip(v) {
+            *d = f16::from_f32(s);
+        }
+    }
+
+    /// The keys of layer `il` at position `pos` (all kv heads).
+    pub fn key(&self, il: usize, pos: usize) -> &[f16] {
+        let o = (il * self.n_ctx + pos) * self.k_dim;
+        &self.k[o..o + self.k_dim]
+    }
+
+    /// The values of layer `il` at position `pos` (all kv heads).
+    pub fn value(&self, il: usize, pos: usize) -> &[f16] {
+        let o = (il * self.n_ctx + pos) * self.v_dim;
+        &self.v[o..o + self.v_dim]
+    }
+}

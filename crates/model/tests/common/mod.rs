@@ -1,0 +1,3 @@
+//! Helpers shared by the model tests.
+
+pub mod tiny;

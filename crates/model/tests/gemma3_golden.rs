@@ -1,0 +1,196 @@
+//! Gemma 3 270M Q4_K_M against llama.cpp's greedy output and logits
+//! (goldens from `tools/make_model_goldens.py`; the model comes from
+//! `scripts/fetch-models`).
+//!
+//! Why the checks are not "all 32 ids equal": on this model llama.cpp is not
+//! reproducible against itself. Its logits after a prompt move by up to
+//! 5.7% of the largest logit (`self_spread` in the golden, ~1 logit) when the
+//! prompt is fed token by token instead of in one batch. The cause (traced
+//! with llama.cpp's eval callback): activations are re-quantized to 8 bits
+//! before every matmul, so a last-bit float difference (SIMD summation
+//! order) now and then moves one activation across a rounding boundary, a
+//! step of `amax / 127`; Gemma's post-norms and ~1e4-sized residual stream
+//! amplify that into ~1 logit. Our arithmetic matches llama.cpp's up to
+//! such flips (e.g. 1e-7 relative through all 18 layers for many tokens),
+//! but a flip anywhere changes the continuation wherever two candidates are
+//! within that noise. So:
+//!
+//! - ids: equal until the first difference, which is only allowed where
+//!   llama.cpp's own top-1/top-2 margin is below [`NEAR_TIE`]; after it the
+//!   texts differ and are not compared;
+//! - logits after the prompt: relative error `max|ours - ref| / max|ref|`,
+//!   over the whole vocabulary (prompt 0) and over llama.cpp's top 50 (every
+//!   prompt), below the largest `self_spread` of the golden prompts (the
+//!   reference's own reproducibility), and the same top-1 unless that is a
+//!   near-tie.
+
+mod common;
+
+use gguf::GgufFile;
+use model::{KvCache, Model, Sampler, SamplerConfig};
+use serde_json::Value;
+
+/// A greedy divergence is accepted only where llama.cpp's top-2 logits are
+/// closer than this (in logits): llama.cpp itself moves logits by up to 1.3
+/// between batch and token-by-token prompt processing on this model.
+const NEAR_TIE: f32 = 1.0;
+
+fn golden() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/model/gemma3.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// Reads a little-endian float16 `.npy` vector.
+fn read_npy_f16(path: &str) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'<f2'"), "{header}");
+    bytes[10 + header_len..]
+        .chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[test]
+fn greedy_ids_and_logits_match_llama_cpp() {
+    let file = GgufFile::open(common::tiny::models_dir().join("gemma-3-270m-q4_k_m.gguf"))
+        .expect("Gemma 3 270M missing: run scripts/fetch-models");
+    let model = Model::load(&file).unwrap();
+    let tok = tokenizer::Tokenizer::from_metadata(file.metadata()).unwrap();
+    let g = golden();
+    let full0 = read_npy_f16(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/model/gemma3_prompt0_logits.npy"
+    ));
+    let n_ctx = 128;
+    let mut scratch = model.scratch(64, n_ctx, 1, 2);
+    let cases = g["cases"].as_array().unwrap();
+    let tol = cases
+        .iter()
+        .map(|c| c["self_spread"].as_f64().unwrap() as f32)
+        .fold(1e-2f32, f32::max);
+    let mut report = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    let (mut total, mut matched, mut full_prompts) = (0usize, 0usize, 0usize);
+    for (k, case) in cases.iter().enumerate() {
+        let prompt = case["prompt"].as_str().unwrap();
+        let prompt_ids = ids(&case["prompt_ids"]);
+        assert_eq!(
+            tok.encode(prompt, true, true),
+            prompt_ids,
+            "tokenizer differs on {prompt:?}"
+        );
+        let want = ids(&case["ids"]);
+        let margins: Vec<f32> = case["margins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_f64().unwrap() as f32)
+            .collect();
+
+        let mut cache = KvCache::new(model.config(), n_ctx);
+        let mut sampler = Sampler::new(SamplerConfig::greedy(), model.config().n_vocab);
+        let logits = model
+            .eval(&prompt_ids, 0, &mut cache, &mut scratch)
+            .unwrap()
+            .to_vec();
+
+        // Logits after the prompt.
+        let max_ref = case["logit_max_abs"].as_f64().unwrap() as f32;
+        let spread = case["self_spread"].as_f64().unwrap() as f32;
+        let top_ids = ids(&case["top50_ids"]);
+        let top_ref: Vec<f32> = case["top50_logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let top_err = top_ids
+            .iter()
+            .zip(&top_ref)
+            .map(|(&i, &r)| (logits[i as usize] - r).abs())
+            .fold(0.0f32, f32::max)
+            / max_ref;
+        if argmax(&logits) != top_ids[0] as usize && margins[0] >= NEAR_TIE {
+            failures.push(format!("{prompt:?}: top-1 after the prompt differs"));
+        }
+        if top_err >= tol {
+            failures.push(format!("{prompt:?}: top-50 rel err {top_err} >= {tol}"));
+        }
+        if k == 0 {
+            let full_max = full0.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let full_err = logits
+                .iter()
+                .zip(&full0)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max)
+                / full_max;
+            report.push(format!(
+                "prompt 0 full-vocabulary rel err {full_err:.2e} (tolerance {tol:.2e})"
+            ));
+            if full_err >= tol {
+                failures.push(format!("full-vocabulary rel err {full_err} >= {tol}"));
+            }
+        }
+
+        // Greedy ids.
+        let mut got = Vec::new();
+        let mut next = sampler.sample(&logits);
+        let mut pos = prompt_ids.len();
+        while got.len() < want.len() {
+            got.push(next);
+            if got.len() == want.len() {
+                break;
+            }
+            let l = model
+                .forward(&[next], pos, &mut cache, &mut scratch, &[0])
+                .unwrap();
+            next = sampler.sample(l);
+            pos += 1;
+        }
+        let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+        total += want.len();
+        matched += same;
+        if same < want.len() {
+            if margins[same] >= NEAR_TIE {
+                failures.push(format!(
+                    "{prompt:?}: differs at generated token {same} (ours {}, llama.cpp {}), where llama.cpp's top-2 margin is {} >= {NEAR_TIE}",
+                    got[same], want[same], margins[same]
+                ));
+            }
+        } else {
+            full_prompts += 1;
+        }
+        report.push(format!(
+            "{prompt:?}: {same}/{} ids equal{}; top-50 rel err {top_err:.2e} (llama.cpp self spread {spread:.2e})",
+            want.len(),
+            if same < want.len() { format!(", then a near-tie (llama.cpp margin {})", margins[same]) } else { String::new() }
+        ));
+    }
+    report.push(format!(
+        "{full_prompts}/{} prompts fully equal; {matched}/{total} ids equal before any near-tie divergence; logit tolerance {tol:.2e}",
+        cases.len()
+    ));
+    eprintln!("{}", report.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
