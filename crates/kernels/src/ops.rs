@@ -37,9 +37,23 @@ pub fn gelu(x: f32) -> f32 {
     } else if x >= 10.0 {
         x
     } else {
-        let xh = half::f16::from_f32(x).to_f32();
-        half::f16::from_f32(gelu_f32(xh)).to_f32()
+        gelu_table()[usize::from(half::f16::from_f32(x).to_bits())]
     }
+}
+
+/// `f16(gelu(f16(x)))` for every f16 bit pattern `x`, built on first use
+/// (ggml's `ggml_table_gelu_f16`): a lookup instead of a `tanh` per element,
+/// with the same results.
+fn gelu_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|bits| {
+                let xh = half::f16::from_bits(bits).to_f32();
+                half::f16::from_f32(gelu_f32(xh)).to_f32()
+            })
+            .collect()
+    })
 }
 
 /// SiLU, `x / (1 + e^-x)` (ggml's `ggml_silu_f32`).
@@ -76,6 +90,101 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
+/// Dot product of two f32 slices (over the shorter length), written to
+/// vectorize: 16 independent f32 accumulators, lane `k` summing the
+/// products of elements `i ≡ k (mod 16)` in order (like ggml's SIMD
+/// `vec_dot`, lane accumulators reduced once at the end), reduced pairwise
+/// (`acc[k] += acc[k + w]` for `w` = 8, 4, 2, 1), then the tail of fewer
+/// than 16 elements added one by one. Products and sums are separate roundings (no FMA), so every
+/// CPU gets the same bits; but this is not a left-to-right sum, so the last
+/// bits can differ from `.sum()`.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the running CPU has AVX2, checked just above.
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_portable(a, b)
+}
+
+/// [`dot_portable`] compiled for AVX2 (same operations, same order).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot_portable(a, b)
+}
+
+/// The body of [`dot`], for any target.
+#[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..L {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    for w in [8, 4, 2, 1] {
+        for k in 0..w {
+            acc[k] += acc[k + w];
+        }
+    }
+    let mut s = acc[0];
+    for (&x, &y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// `y += a * x` element by element (multiply, then add: no fused rounding).
+pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the running CPU has AVX2, checked just above.
+        return unsafe { axpy_avx2(y, a, x) };
+    }
+    axpy_portable(y, a, x);
+}
+
+/// [`axpy_portable`] compiled for AVX2 (same operations).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn axpy_avx2(y: &mut [f32], a: f32, x: &[f32]) {
+    axpy_portable(y, a, x);
+}
+
+/// The body of [`axpy`], for any target.
+#[inline(always)]
+fn axpy_portable(y: &mut [f32], a: f32, x: &[f32]) {
+    for (d, &s) in y.iter_mut().zip(x) {
+        *d += a * s;
+    }
+}
+
+/// Rounds every value to the nearest f16 (ties to even) and back, exactly
+/// as `f16::from_f32(v).to_f32()` per element, through the slice
+/// conversions (F16C where the CPU has it).
+pub fn round_to_f16(x: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let mut tmp = [half::f16::ZERO; 64];
+    for chunk in x.chunks_mut(64) {
+        let t = &mut tmp[..chunk.len()];
+        t.convert_from_f32_slice(chunk);
+        t.convert_to_f32_slice(chunk);
+    }
+}
+
+/// Widens f16 values into `out` (over the shorter length).
+pub fn f16_to_f32(src: &[half::f16], out: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let n = src.len().min(out.len());
+    src[..n].convert_to_f32_slice(&mut out[..n]);
+}
+
 /// How RoPE pairs the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RopeStyle {
@@ -110,6 +219,64 @@ pub fn rope(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f
 mod tests {
     use super::*;
 
+    /// Deterministic pseudo-random values in about `-2..2`.
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x as f32 / u32::MAX as f32) * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dot_matches_f64_reference() {
+        for n in [0, 1, 7, 15, 16, 17, 31, 32, 33, 64, 100, 256, 257] {
+            let (a, b) = (values(n, 1 + n as u32), values(n, 1000 + n as u32));
+            let exact: f64 = a.iter().zip(&b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+            let mag: f64 = a.iter().zip(&b).map(|(&x, &y)| f64::from((x * y).abs())).sum();
+            let got = f64::from(dot(&a, &b));
+            assert!(
+                (got - exact).abs() <= 1e-6 * mag + 1e-12,
+                "n={n}: {got} vs {exact}"
+            );
+            // The dispatched and portable builds agree bit for bit.
+            assert_eq!(dot(&a, &b).to_bits(), dot_portable(&a, &b).to_bits());
+            // Shorter length wins.
+            assert_eq!(dot(&a, &b[..n / 2]), dot(&a[..n / 2], &b[..n / 2]));
+        }
+    }
+
+    #[test]
+    fn axpy_is_elementwise() {
+        let x = values(37, 5);
+        let mut y = values(37, 6);
+        let y0 = y.clone();
+        axpy(&mut y, 0.375, &x);
+        for i in 0..37 {
+            assert_eq!(y[i], y0[i] + 0.375 * x[i]);
+        }
+        let mut z = y0.clone();
+        axpy_portable(&mut z, 0.375, &x);
+        assert_eq!(y, z);
+    }
+
+    #[test]
+    fn round_to_f16_matches_scalar_and_widen_is_exact() {
+        let mut x = values(200, 9);
+        x.extend([0.0, -0.0, 1e-8, 65504.0, 70000.0, 1.0 / 3.0]);
+        let want: Vec<f32> = x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+        round_to_f16(&mut x);
+        assert_eq!(x, want);
+        let h: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let mut w = vec![0.0f32; h.len()];
+        f16_to_f32(&h, &mut w);
+        assert_eq!(w, want);
+    }
+
     #[test]
     fn rms_norm_unit_weight() {
         let mut x = [3.0f32, 4.0];
@@ -124,6 +291,18 @@ mod tests {
         softmax(&mut x);
         assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert_eq!(x[3], 0.0);
+    }
+
+    #[test]
+    fn gelu_table_matches_direct_computation() {
+        for x in values(5000, 3)
+            .into_iter()
+            .map(|v| v * 4.9)
+            .chain([-9.99, 9.99, 0.0, -0.0])
+        {
+            let direct = half::f16::from_f32(gelu_f32(half::f16::from_f32(x).to_f32())).to_f32();
+            assert_eq!(gelu(x).to_bits(), direct.to_bits(), "x = {x}");
+        }
     }
 
     #[test]

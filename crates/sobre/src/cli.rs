@@ -137,6 +137,10 @@ pub struct RunArgs {
     /// Print one JSON object (ids, text, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// Chat with the model (the default without --prompt on a terminal);
+    /// reads one message per line from standard input, `/bye` to leave.
+    #[arg(short, long, conflicts_with_all = ["prompt", "json"])]
+    pub interactive: bool,
     #[command(flatten)]
     pub carbon: CarbonArgs,
 }

@@ -193,3 +193,55 @@ fn errors_are_one_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--prompt is required"));
 }
+
+/// `sobre run -i`: a turn is the model's chat template around the message,
+/// so at temperature 0 its answer equals `sobre run --prompt` on the
+/// rendered prompt; `/bye` ends the conversation.
+#[test]
+fn interactive_turn_equals_run_on_the_rendered_template() {
+    use std::io::Write;
+    let model = common::model(common::GEMMA);
+    let dir = tempfile::tempdir().unwrap();
+    let msgs = dir.path().join("m.json");
+    std::fs::write(&msgs, r#"[{"role": "user", "content": "Bonjour, qui es-tu ?"}]"#).unwrap();
+    let rendered = sobre!("chat-template", model, "--messages", msgs);
+    let prompt = String::from_utf8(rendered.stdout).unwrap();
+    let prompt = prompt
+        .strip_prefix("<bos>")
+        .expect("Gemma's template starts with <bos>");
+    let want = sobre!("run", model, "--prompt", prompt, "-n", "12", "--temperature", "0");
+    assert!(want.status.success());
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sobre"))
+        .args(["run", "-i", "-n", "12", "--temperature", "0"])
+        .arg(&model)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Bonjour, qui es-tu ?\n/bye\nnot read\n")
+        .unwrap();
+    let got = child.wait_with_output().unwrap();
+    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        String::from_utf8_lossy(&want.stdout)
+    );
+}
+
+#[test]
+fn without_prompt_or_terminal_run_says_what_to_do() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sobre"))
+        .arg("run")
+        .arg(common::model(common::GEMMA))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--prompt is required"));
+}

@@ -75,17 +75,7 @@ fn attention_block(
         None
     };
     attention(
-        c,
-        il,
-        cache,
-        &s.q,
-        n_tok,
-        pos0,
-        1.0,
-        window,
-        &mut s.scores,
-        &mut s.qh,
-        &mut s.att,
+        c, il, cache, &s.q, n_tok, pos0, 1.0, window, &s.scores, &mut s.att, s.threads,
     );
 
     project(&l.wo, None, &s.att, n_tok, &mut s.proj, &mut s.act, t);

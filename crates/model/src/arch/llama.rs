@@ -68,9 +68,9 @@ pub(crate) fn attention_block(
         pos0,
         c.attn_scale,
         None,
-        &mut s.scores,
-        &mut s.qh,
+        &s.scores,
         &mut s.att,
+        s.threads,
     );
 
     project(&l.wo, None, &s.att, n_tok, &mut s.proj, &mut s.act, t);

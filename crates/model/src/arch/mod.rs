@@ -9,7 +9,8 @@ pub mod gemma3;
 pub mod llama;
 pub mod qwen2;
 
-use half::f16;
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+
 use kernels::matmul::{matmul, Matrix};
 use kernels::ops;
 
@@ -38,10 +39,9 @@ pub struct Scratch {
     pub(crate) proj: Vec<f32>,
     pub(crate) gate: Vec<f32>,
     pub(crate) up: Vec<f32>,
-    /// Attention scores of one head over the context.
-    pub(crate) scores: Vec<f32>,
-    /// One query head rounded to f16 precision.
-    pub(crate) qh: Vec<f32>,
+    /// Per-thread buffers of [`attention`] (scores over up to `n_ctx`
+    /// positions, queries, key/value tiles); `scores.len()` is that `n_ctx`.
+    pub(crate) scores: AttnWorkspace,
     /// Final-normed rows of the output positions `[n_outputs][n_embd]`.
     pub(crate) out_rows: Vec<f32>,
     /// `[n_outputs][n_vocab]`.
@@ -84,8 +84,7 @@ impl Scratch {
             proj: vec![0.0; n_batch * c.n_embd],
             gate: vec![0.0; n_batch * c.n_ff],
             up: vec![0.0; n_batch * c.n_ff],
-            scores: vec![0.0; n_ctx.max(1)],
-            qh: vec![0.0; c.head_dim_k],
+            scores: AttnWorkspace::new(c, n_batch, n_ctx, threads),
             out_rows: vec![0.0; n_outputs * c.n_embd],
             logits: vec![0.0; n_outputs * c.n_vocab],
             act: vec![0; act],
@@ -168,11 +167,91 @@ pub(crate) fn rope_rows(
     }
 }
 
+/// Keys (or values) converted to f32 at a time in [`attention`].
+const KV_TILE: usize = 32;
+/// Query rows (tokens × heads sharing a KV head) one attention task handles.
+const ATTN_ROWS: usize = 32;
+/// Soft cap on one slot's score buffer, in f32s (16 MiB): fewer tokens per
+/// task for long contexts, but never fewer than one.
+const ATTN_SCORES_MAX: usize = 1 << 22;
+
+/// The buffers of one attention task.
+#[derive(Debug)]
+struct AttnSlot {
+    /// Query rows of the task rounded to f16 precision `[rows][head_dim_k]`.
+    qh: Vec<f32>,
+    /// Scores, then probabilities, of each row `[rows][span]`.
+    scores: Vec<f32>,
+    /// A tile of keys or values widened to f32 `[KV_TILE][head_dim]`.
+    kv: Vec<f32>,
+}
+
+/// Buffers for [`attention`]: one slot per thread, allocated once with the
+/// scratch, so attention allocates nothing.
+#[derive(Debug)]
+pub(crate) struct AttnWorkspace {
+    /// Positions the score buffers cover.
+    n_ctx: usize,
+    /// Query tokens per task.
+    tokens: usize,
+    slots: Vec<Mutex<AttnSlot>>,
+}
+
+impl AttnWorkspace {
+    fn new(c: &Config, n_batch: usize, n_ctx: usize, threads: usize) -> AttnWorkspace {
+        let group = (c.n_head / c.n_head_kv.max(1)).max(1);
+        let n_ctx = n_ctx.max(1);
+        let tokens = (ATTN_ROWS / group)
+            .min(ATTN_SCORES_MAX / (group * n_ctx))
+            .clamp(1, n_batch.max(1));
+        let rows = tokens * group;
+        let slots = (0..threads.max(1))
+            .map(|_| {
+                Mutex::new(AttnSlot {
+                    qh: vec![0.0; rows * c.head_dim_k],
+                    scores: vec![0.0; rows * n_ctx],
+                    kv: vec![0.0; KV_TILE * c.head_dim_k.max(c.head_dim_v)],
+                })
+            })
+            .collect();
+        AttnWorkspace { n_ctx, tokens, slots }
+    }
+
+    /// Context positions the buffers hold scores for.
+    pub(crate) fn len(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// A free slot for task `task`: at most one task per pool thread runs
+    /// at a time, so with a slot per thread one is free; should the pool
+    /// have more threads than the scratch was made for, waits for one.
+    fn slot(&self, task: usize) -> MutexGuard<'_, AttnSlot> {
+        let n = self.slots.len();
+        for k in 0..n {
+            match self.slots[(task + k) % n].try_lock() {
+                Ok(g) => return g,
+                Err(TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.slots[task % n]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Causal grouped-query attention for `n_tok` queries at `pos0..`, over the
 /// cache's positions `0..=pos` (or the last `window` of them). Follows
 /// llama.cpp's CPU path without flash attention: queries are rounded to f16
 /// to meet the f16 keys, scores are scaled by `kq_scale` and soft-maxed in
 /// f32, probabilities are rounded to f16 to meet the f16 values.
+///
+/// Blocks of query tokens run as tasks on the thread pool. A task takes the
+/// query heads of one KV head for all its tokens together, and walks the
+/// keys (then values) in tiles widened to f32 once per tile, so each cached
+/// row is converted once per task rather than once per query. Each `q·k` is
+/// [`ops::dot`] (16 lane accumulators, not a left-to-right sum); each output
+/// element still sums `p_j · v_j` over the keys in order, as before.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attention(
     c: &Config,
@@ -183,36 +262,113 @@ pub(crate) fn attention(
     pos0: usize,
     kq_scale: f32,
     window: Option<usize>,
-    scores: &mut [f32],
-    qh: &mut [f32],
+    ws: &AttnWorkspace,
     out: &mut [f32],
+    threads: usize,
+) {
+    let row_out = c.n_head * c.head_dim_v;
+    let tokens = ws.tokens;
+    kernels::pool::global(threads).for_each_chunk_mut(
+        &mut out[..n_tok * row_out],
+        tokens * row_out,
+        |task, o| {
+            let mut slot = ws.slot(task);
+            let t0 = task * tokens;
+            let nt = o.len() / row_out;
+            for kvh in 0..c.n_head_kv {
+                attend_block(c, il, cache, q, t0, nt, pos0, kq_scale, window, kvh, &mut slot, o);
+            }
+        },
+    );
+}
+
+/// Attention of the query heads of KV head `kvh` for tokens `t0..t0 + nt`
+/// into `o` (the output rows of those tokens).
+#[allow(clippy::too_many_arguments)]
+fn attend_block(
+    c: &Config,
+    il: usize,
+    cache: &KvCache,
+    q: &[f32],
+    t0: usize,
+    nt: usize,
+    pos0: usize,
+    kq_scale: f32,
+    window: Option<usize>,
+    kvh: usize,
+    slot: &mut AttnSlot,
+    o: &mut [f32],
 ) {
     let (hk, hv) = (c.head_dim_k, c.head_dim_v);
     let group = c.n_head / c.n_head_kv;
-    for t in 0..n_tok {
-        let pos = pos0 + t;
-        let first = window.map_or(0, |w| (pos + 1).saturating_sub(w));
-        for h in 0..c.n_head {
-            let kvh = h / group;
-            let qrow = &q[(t * c.n_head + h) * hk..(t * c.n_head + h + 1) * hk];
-            for (d, &s) in qh.iter_mut().zip(qrow) {
-                *d = f16::from_f32(s).to_f32();
+    let rows = nt * group;
+    let first = |pos: usize| window.map_or(0, |w| (pos + 1).saturating_sub(w));
+    // Keys any row of the block sees: `lo..=hi`; row `r` sees `range(r)`.
+    let lo = first(pos0 + t0);
+    let hi = pos0 + t0 + nt - 1;
+    let span = hi - lo + 1;
+    let range = |r: usize| {
+        let pos = pos0 + t0 + r / group;
+        (first(pos), pos)
+    };
+    let AttnSlot { qh, scores, kv } = slot;
+
+    for r in 0..rows {
+        let h = kvh * group + r % group;
+        let t = t0 + r / group;
+        let src = &q[(t * c.n_head + h) * hk..(t * c.n_head + h + 1) * hk];
+        let dst = &mut qh[r * hk..(r + 1) * hk];
+        dst.copy_from_slice(src);
+        ops::round_to_f16(dst);
+    }
+
+    // Scores, a tile of keys at a time.
+    for j0 in (lo..=hi).step_by(KV_TILE) {
+        let j1 = (j0 + KV_TILE).min(hi + 1);
+        for j in j0..j1 {
+            let key = &cache.key(il, j)[kvh * hk..(kvh + 1) * hk];
+            ops::f16_to_f32(key, &mut kv[(j - j0) * hk..(j - j0 + 1) * hk]);
+        }
+        for r in 0..rows {
+            let (a, b) = range(r);
+            let qr = &qh[r * hk..(r + 1) * hk];
+            let sc = &mut scores[r * span..(r + 1) * span];
+            for j in a.max(j0)..(b + 1).min(j1) {
+                sc[j - lo] = ops::dot(qr, &kv[(j - j0) * hk..(j - j0 + 1) * hk]) * kq_scale;
             }
-            let sc = &mut scores[first..=pos];
-            for (j, s) in sc.iter_mut().enumerate() {
-                let key = &cache.key(il, first + j)[kvh * hk..(kvh + 1) * hk];
-                let dot: f32 = qh.iter().zip(key).map(|(&a, &b)| a * b.to_f32()).sum();
-                *s = dot * kq_scale;
-            }
-            ops::softmax(sc);
-            let o = &mut out[(t * c.n_head + h) * hv..(t * c.n_head + h + 1) * hv];
-            o.fill(0.0);
-            for (j, &p) in sc.iter().enumerate() {
-                let p = f16::from_f32(p).to_f32();
-                let val = &cache.value(il, first + j)[kvh * hv..(kvh + 1) * hv];
-                for (od, &vd) in o.iter_mut().zip(val) {
-                    *od += p * vd.to_f32();
-                }
+        }
+    }
+    for r in 0..rows {
+        let (a, b) = range(r);
+        let p = &mut scores[r * span + a - lo..=r * span + b - lo];
+        ops::softmax(p);
+        ops::round_to_f16(p);
+    }
+
+    // Outputs, a tile of values at a time; each output element sums over
+    // the keys in order.
+    let out_row = |r: usize| {
+        let h = kvh * group + r % group;
+        ((r / group) * c.n_head + h) * hv
+    };
+    for r in 0..rows {
+        o[out_row(r)..out_row(r) + hv].fill(0.0);
+    }
+    for j0 in (lo..=hi).step_by(KV_TILE) {
+        let j1 = (j0 + KV_TILE).min(hi + 1);
+        for j in j0..j1 {
+            let val = &cache.value(il, j)[kvh * hv..(kvh + 1) * hv];
+            ops::f16_to_f32(val, &mut kv[(j - j0) * hv..(j - j0 + 1) * hv]);
+        }
+        for r in 0..rows {
+            let (a, b) = range(r);
+            let or = &mut o[out_row(r)..out_row(r) + hv];
+            for j in a.max(j0)..(b + 1).min(j1) {
+                ops::axpy(
+                    or,
+                    scores[r * span + j - lo],
+                    &kv[(j - j0) * hv..(j - j0 + 1) * hv],
+                );
             }
         }
     }
@@ -234,4 +390,131 @@ pub(crate) fn output_head(c: &Config, w: &Weights<'_>, s: &mut Scratch, outputs:
         &mut s.act,
         s.threads,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use half::f16;
+    use kernels::ops::RopeStyle;
+
+    use super::*;
+    use crate::config::Arch;
+
+    fn config(n_head: usize, n_head_kv: usize, hk: usize, hv: usize) -> Config {
+        Config {
+            arch: Arch::Llama,
+            n_vocab: 1,
+            n_ctx_train: 128,
+            n_layer: 2,
+            n_embd: 8,
+            n_head,
+            n_head_kv,
+            head_dim_k: hk,
+            head_dim_v: hv,
+            n_ff: 8,
+            rms_eps: 1e-6,
+            n_rot: hk,
+            rope_style: RopeStyle::Neox,
+            rope_base: 10000.0,
+            rope_freq_scale: 1.0,
+            rope_base_swa: 10000.0,
+            sliding_window: None,
+            swa_pattern: 0,
+            attn_scale: 1.0,
+        }
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(7);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x as f32 / u32::MAX as f32) * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// The straightforward per-(token, head) loop, with the same `q·k`
+    /// summation order ([`ops::dot`]) as the tiled version.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        c: &Config,
+        il: usize,
+        cache: &KvCache,
+        q: &[f32],
+        n_tok: usize,
+        pos0: usize,
+        kq_scale: f32,
+        window: Option<usize>,
+        out: &mut [f32],
+    ) {
+        let (hk, hv) = (c.head_dim_k, c.head_dim_v);
+        let group = c.n_head / c.n_head_kv;
+        let mut qh = vec![0.0f32; hk];
+        let mut key = vec![0.0f32; hk];
+        for t in 0..n_tok {
+            let pos = pos0 + t;
+            let first = window.map_or(0, |w| (pos + 1).saturating_sub(w));
+            for h in 0..c.n_head {
+                let kvh = h / group;
+                let qrow = &q[(t * c.n_head + h) * hk..(t * c.n_head + h + 1) * hk];
+                for (d, &s) in qh.iter_mut().zip(qrow) {
+                    *d = f16::from_f32(s).to_f32();
+                }
+                let mut sc: Vec<f32> = (first..=pos)
+                    .map(|j| {
+                        let k = &cache.key(il, j)[kvh * hk..(kvh + 1) * hk];
+                        for (d, s) in key.iter_mut().zip(k) {
+                            *d = s.to_f32();
+                        }
+                        ops::dot(&qh, &key) * kq_scale
+                    })
+                    .collect();
+                ops::softmax(&mut sc);
+                let o = &mut out[(t * c.n_head + h) * hv..(t * c.n_head + h + 1) * hv];
+                o.fill(0.0);
+                for (j, &p) in (first..=pos).zip(&sc) {
+                    let p = f16::from_f32(p).to_f32();
+                    let val = &cache.value(il, j)[kvh * hv..(kvh + 1) * hv];
+                    for (od, &vd) in o.iter_mut().zip(val) {
+                        *od += p * vd.to_f32();
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiled_parallel_attention_equals_reference() {
+        for (n_head, n_head_kv, hk, hv) in [(6, 2, 40, 24), (4, 4, 16, 16), (8, 1, 33, 17)] {
+            let c = config(n_head, n_head_kv, hk, hv);
+            let n_ctx = 90;
+            let mut cache = KvCache::new(&c, n_ctx);
+            for il in 0..c.n_layer {
+                for pos in 0..n_ctx {
+                    let seed = (il * 1000 + pos) as u32;
+                    cache.store(il, pos, &values(c.k_dim(), seed), &values(c.v_dim(), seed + 500));
+                }
+            }
+            for (n_batch, pos0, n_tok, window) in [
+                (64, 5, 64, None),
+                (64, 3, 50, Some(7)),
+                (1, 80, 1, None),
+                (8, 40, 8, Some(1)),
+            ] {
+                let ws = AttnWorkspace::new(&c, n_batch, n_ctx, 2);
+                let q = values(n_tok * c.q_dim(), 77 + n_tok as u32);
+                let mut got = vec![f32::NAN; n_tok * n_head * hv];
+                let mut want = vec![0.0f32; n_tok * n_head * hv];
+                attention(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, &ws, &mut got, 2);
+                reference(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, &mut want);
+                assert_eq!(
+                    got, want,
+                    "heads {n_head}/{n_head_kv}, pos0 {pos0}, window {window:?}"
+                );
+            }
+        }
+    }
 }

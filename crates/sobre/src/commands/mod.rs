@@ -3,6 +3,7 @@
 use crate::cli::Command;
 
 mod bench;
+mod chat;
 mod chat_template;
 mod inspect;
 mod list;

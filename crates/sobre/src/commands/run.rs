@@ -14,7 +14,7 @@ use crate::cli::RunArgs;
 
 /// Prompt batch size: large enough for prompt processing to be
 /// matrix-matrix, small enough that scratch stays a few MB.
-const N_BATCH: usize = 256;
+pub(super) const N_BATCH: usize = 256;
 
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +27,10 @@ enum Finish {
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let Some(prompt) = &args.prompt else {
-        if io::stdin().is_terminal() {
-            bail!("--prompt is required (interactive chat is not implemented yet)");
+        if args.interactive || io::stdin().is_terminal() {
+            return super::chat::run(args);
         }
-        bail!("--prompt is required");
+        bail!("--prompt is required when standard input is not a terminal (or pass --interactive)");
     };
     let carbon = Carbon::from_options(
         args.carbon.grid_intensity,
@@ -63,31 +63,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             prompt_tokens.len()
         );
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let threads = threads(args);
     let mut cache = KvCache::new(config, n_ctx);
     let mut scratch = model.scratch(N_BATCH, n_ctx, 1, threads);
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
-    let mut sampler = Sampler::new(
-        SamplerConfig {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-            min_p: args.min_p,
-            repeat_penalty: args.repeat_penalty,
-            frequency_penalty: args.frequency_penalty,
-            presence_penalty: args.presence_penalty,
-            seed,
-            ..SamplerConfig::default()
-        },
-        config.n_vocab,
-    );
+    let mut sampler = Sampler::new(sampler_config(args), config.n_vocab);
     let stops = StopStrings::new(args.stop.clone());
     // Created before the clock starts: picking a source reads counters.
     let meter = Meter::new(&MeterConfig::default());
@@ -190,6 +169,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The sampler settings of the command line; the seed defaults to the clock.
+pub(super) fn sampler_config(args: &RunArgs) -> SamplerConfig {
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    SamplerConfig {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        min_p: args.min_p,
+        repeat_penalty: args.repeat_penalty,
+        frequency_penalty: args.frequency_penalty,
+        presence_penalty: args.presence_penalty,
+        seed,
+        ..SamplerConfig::default()
+    }
+}
+
+/// Threads for the matrix products: `--threads`, else every core.
+pub(super) fn threads(args: &RunArgs) -> usize {
+    args.threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
 }
 
 fn ms(since: Instant) -> f64 {
