@@ -5,7 +5,7 @@
 //! the token embedding when the file has no `output.weight` (tied).
 //!
 //! Qwen2 is the same graph with q/k/v biases and NeoX RoPE; see
-//! [`super::qwen2`], which reuses the blocks below.
+//! [`super::qwen2`], which runs this forward pass.
 
 use kernels::ops;
 
@@ -35,7 +35,7 @@ pub(crate) fn forward(
 
 /// `x += wo(attn(rope(wq·norm(x) + bq), rope(wk·norm(x) + bk), wv·norm(x) + bv))`;
 /// biases are present only for Qwen2, and the RoPE style comes from the config.
-pub(crate) fn attention_block(
+fn attention_block(
     c: &Config,
     il: usize,
     l: &LayerWeights<'_>,
@@ -78,7 +78,7 @@ pub(crate) fn attention_block(
 }
 
 /// `x += down(silu(gate(norm(x))) * up(norm(x)))`.
-pub(crate) fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
+fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     let t = s.threads;
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
     project(&l.ffn_gate, None, &s.xb, n_tok, &mut s.gate, &mut s.act, t);
