@@ -134,12 +134,80 @@ pub fn matmul(w: &Matrix<'_>, x: &[f32], n_tok: usize, out: &mut [f32], act: &mu
         crate::pool::global(threads).for_each_chunk_mut(out, chunk, |i, o| {
             rows_kernel(w, dot, act, act_row, 1, i * chunk, o.len(), o)
         });
+    } else if n_tok <= SMALL_BATCH {
+        // A few tokens (a decode step of several sequences): split the
+        // weight rows, so each weight is read from memory once per step
+        // and reused from L1 for every token. Splitting the tokens instead
+        // would make every thread stream the whole matrix.
+        let chunk = rows.div_ceil(threads);
+        let base = OutPtr(out.as_mut_ptr());
+        crate::pool::global(threads).run(rows.div_ceil(chunk), |i| {
+            let r0 = i * chunk;
+            let nr = chunk.min(rows - r0);
+            let mut cols_out: [&mut [f32]; SMALL_BATCH] = Default::default();
+            for (t, o) in cols_out.iter_mut().enumerate().take(n_tok) {
+                // SAFETY: `out` holds `n_tok * rows` floats (asserted above)
+                // and is borrowed mutably for the whole call; task `i` alone
+                // owns the rows `r0..r0 + nr` of every token, so the slices
+                // of different tasks (and of different tokens) are disjoint.
+                *o = unsafe { std::slice::from_raw_parts_mut(base.at(t * rows + r0), nr) };
+            }
+            rows_kernel_strided(w, dot, act, act_row, r0, &mut cols_out[..n_tok]);
+        });
     } else {
         let chunk = n_tok.div_ceil(threads);
         crate::pool::global(threads).for_each_chunk_mut(out, chunk * rows, |i, o| {
             let a = &act[i * chunk * act_row..];
             rows_kernel(w, dot, a, act_row, o.len() / rows, 0, rows, o)
         });
+    }
+}
+
+/// Most tokens for which a matmul splits weight rows (not tokens) between threads.
+const SMALL_BATCH: usize = 8;
+
+/// The output of a matmul shared by the tasks that fill disjoint parts of it.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+
+// SAFETY: tasks write only their own disjoint elements through the
+// pointer (see its use in `matmul`), while the slice it came from is
+// borrowed mutably.
+unsafe impl Send for OutPtr {}
+// SAFETY: as above: no element is written by two tasks.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+/// Output rows `r0..r0 + outs[t].len()` for each token `t` into `outs[t]`:
+/// each weight row is loaded once and used for every token.
+fn rows_kernel_strided(
+    w: &Matrix<'_>,
+    dot: Option<VecDotFn>,
+    act: &[u8],
+    act_row: usize,
+    r0: usize,
+    outs: &mut [&mut [f32]],
+) {
+    let nr = outs.first().map_or(0, |o| o.len());
+    match dot {
+        Some(f) => {
+            for r in 0..nr {
+                let wr = w.row(r0 + r);
+                for (t, o) in outs.iter_mut().enumerate() {
+                    o[r] = f(wr, &act[t * act_row..(t + 1) * act_row]);
+                }
+            }
+        }
+        None => {
+            for (t, o) in outs.iter_mut().enumerate() {
+                rows_kernel(w, None, &act[t * act_row..], act_row, 1, r0, nr, o);
+            }
+        }
     }
 }
 
@@ -193,7 +261,9 @@ mod tests {
 
     #[test]
     fn matches_naive_for_every_split() {
-        let (rows, cols, n_tok) = (37, 64, 5);
+        // Enough work that 2+ threads split it (by rows for few tokens, by
+        // tokens for many).
+        let (rows, cols, n_tok) = (301, 64, 12);
         let w: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
             .collect();
@@ -203,7 +273,7 @@ mod tests {
         let wb = f32_bytes(&w);
         let m = Matrix::new(GgmlType::F32, rows, cols, &wb).unwrap();
         for threads in [1, 2, 3, 8] {
-            for nt in [1, n_tok] {
+            for nt in [1, 2, 5, n_tok] {
                 let mut out = vec![0.0f32; nt * rows];
                 let mut act = vec![0u8; m.act_bytes(nt)];
                 // Force threading even for tiny work by calling the kernel split directly.

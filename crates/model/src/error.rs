@@ -40,6 +40,8 @@ pub enum ModelError {
     BatchTooLarge { n_tok: usize, n_batch: usize },
     #[error("{requested} output positions requested, scratch holds {max}")]
     TooManyOutputs { requested: usize, max: usize },
+    #[error("the KV cache was made for another model")]
+    CacheMismatch,
     #[error(transparent)]
     Gguf(#[from] GgufError),
 }

@@ -10,6 +10,7 @@ use crate::config::Config;
 /// Keys and values for `n_ctx` positions of every layer.
 #[derive(Debug, Clone)]
 pub struct KvCache {
+    n_layer: usize,
     n_ctx: usize,
     k_dim: usize,
     v_dim: usize,
@@ -24,12 +25,23 @@ impl KvCache {
     pub fn new(config: &Config, n_ctx: usize) -> KvCache {
         let (k_dim, v_dim) = (config.k_dim(), config.v_dim());
         KvCache {
+            n_layer: config.n_layer,
             n_ctx,
             k_dim,
             v_dim,
             k: vec![f16::ZERO; config.n_layer * n_ctx * k_dim],
             v: vec![f16::ZERO; config.n_layer * n_ctx * v_dim],
         }
+    }
+
+    /// Layers the cache holds.
+    pub fn n_layer(&self) -> usize {
+        self.n_layer
+    }
+
+    /// Widths of a key row and a value row (all KV heads).
+    pub fn dims(&self) -> (usize, usize) {
+        (self.k_dim, self.v_dim)
     }
 
     /// Positions the cache can hold.

@@ -24,7 +24,7 @@ pub mod weights;
 
 use gguf::GgufFile;
 
-pub use arch::Scratch;
+pub use arch::{Scratch, Segment};
 pub use config::{Arch, Config};
 pub use error::{ModelError, Result};
 pub use kv_cache::KvCache;
@@ -71,40 +71,61 @@ impl<'a> Model<'a> {
         s: &'s mut Scratch,
         outputs: &[usize],
     ) -> Result<&'s [f32]> {
+        self.forward_batch(&mut [Segment { tokens, pos0, cache }], s, outputs)
+    }
+
+    /// One forward step over several sequences at once, each with its own
+    /// cache: their tokens are stacked into one batch, so every weight is
+    /// read once for all of them (this is what continuous batching buys),
+    /// while attention stays within each sequence. `outputs` index rows of
+    /// the stacked batch (segment after segment); their logits come back in
+    /// that order.
+    pub fn forward_batch<'s>(
+        &self,
+        segments: &mut [Segment<'_>],
+        s: &'s mut Scratch,
+        outputs: &[usize],
+    ) -> Result<&'s [f32]> {
         let c = &self.config;
-        if tokens.len() > s.n_batch {
+        let n_tok: usize = segments.iter().map(|g| g.tokens.len()).sum();
+        if n_tok > s.n_batch {
             return Err(ModelError::BatchTooLarge {
-                n_tok: tokens.len(),
+                n_tok,
                 n_batch: s.n_batch,
             });
         }
-        let needed = pos0 + tokens.len();
-        if needed > cache.n_ctx() || needed > s.scores.len() {
-            return Err(ModelError::ContextFull {
-                needed,
-                n_ctx: cache.n_ctx().min(s.scores.len()),
-            });
+        for g in segments.iter() {
+            let needed = g.pos0 + g.tokens.len();
+            if needed > g.cache.n_ctx() || needed > s.scores.len() {
+                return Err(ModelError::ContextFull {
+                    needed,
+                    n_ctx: g.cache.n_ctx().min(s.scores.len()),
+                });
+            }
+            if g.cache.n_layer() != c.n_layer || g.cache.dims() != (c.k_dim(), c.v_dim()) {
+                return Err(ModelError::CacheMismatch);
+            }
+            if let Some(&token) = g.tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
+                return Err(ModelError::TokenOutOfRange {
+                    token,
+                    n_vocab: c.n_vocab,
+                });
+            }
         }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
-            return Err(ModelError::TokenOutOfRange {
-                token,
-                n_vocab: c.n_vocab,
-            });
-        }
-        if outputs.len() > s.n_outputs || outputs.iter().any(|&o| o >= tokens.len()) {
+        if outputs.len() > s.n_outputs || outputs.iter().any(|&o| o >= n_tok) {
             return Err(ModelError::TooManyOutputs {
                 requested: outputs.len(),
-                max: s.n_outputs.min(tokens.len()),
+                max: s.n_outputs.min(n_tok),
             });
         }
-        if tokens.is_empty() {
+        if n_tok == 0 {
             return Ok(&s.logits[..0]);
         }
         let w = &self.weights;
         match c.arch {
-            Arch::Gemma3 => arch::gemma3::forward(c, w, tokens, pos0, cache, s, outputs),
-            Arch::Qwen2 => arch::qwen2::forward(c, w, tokens, pos0, cache, s, outputs),
-            Arch::Llama => arch::llama::forward(c, w, tokens, pos0, cache, s, outputs),
+            Arch::Gemma3 => arch::gemma3::forward(c, w, segments, s, outputs),
+            Arch::Qwen2 => arch::qwen2::forward(c, w, segments, s, outputs),
+            Arch::Llama => arch::llama::forward(c, w, segments, s, outputs),
         }
         Ok(&s.logits[..outputs.len() * c.n_vocab])
     }

@@ -32,6 +32,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Generate text from a prompt.
     Run(RunArgs),
+    /// Serve a model over OpenAI- and Ollama-compatible HTTP APIs.
+    Serve(ServeArgs),
     /// Fetch a model into the store (URL, hf:owner/repo/file.gguf, alias, or file), verified.
     Pull(PullArgs),
     /// List the models in the store.
@@ -143,6 +145,49 @@ pub struct RunArgs {
     pub interactive: bool,
     #[command(flatten)]
     pub carbon: CarbonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// GGUF model file, or a model-store name (`gemma3:270m`).
+    pub model: PathBuf,
+    /// Address to listen on; anything but loopback exposes the model to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed at startup).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Requests decoded together (each holds a context of --ctx-size).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallel: u32,
+    /// Context size of each request in tokens (prompt + generation); at most the model's.
+    #[arg(short = 'c', long, default_value_t = 4096)]
+    pub ctx_size: usize,
+    /// Threads for the matrix products (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Requests allowed to wait for a slot; beyond, 503 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    pub queue: usize,
+    /// Require `Authorization: Bearer KEY` on every endpoint but /health
+    /// (default: $SOBRE_API_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Model id in the APIs (default: the file name without .gguf).
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+    /// Also accept this Host header name (repeatable); on a loopback address
+    /// only localhost, 127.0.0.1 and [::1] are accepted otherwise.
+    #[arg(long = "allowed-host", value_name = "H")]
+    pub allowed_hosts: Vec<String>,
+    /// Let browser pages from this origin call the API (repeatable; no CORS otherwise).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    #[command(flatten)]
+    pub carbon: CarbonArgs,
+    /// Testing: answer every request with these token ids instead of running the model.
+    #[arg(long, hide = true, value_name = "ID,ID,...", value_delimiter = ',')]
+    pub scripted_tokens: Option<Vec<u32>>,
 }
 
 /// How energy becomes gCO2e.

@@ -10,27 +10,26 @@
 
 use kernels::ops;
 
-use super::{attention, embed, norm_rows, norm_rows_into, output_head, project, rope_rows, Scratch};
+use super::{
+    attention, embed, norm_rows, norm_rows_into, output_head, project, rope_rows, store_kv, Scratch, Segment,
+};
 use crate::config::Config;
-use crate::kv_cache::KvCache;
 use crate::weights::{LayerWeights, Weights};
 
-/// One forward step over `tokens` at positions `pos0..`; logits of the
+/// One forward step over the segments' tokens (each at its own positions); logits of the
 /// batch rows in `outputs` land in `s.logits`.
 pub(crate) fn forward(
     c: &Config,
     w: &Weights<'_>,
-    tokens: &[u32],
-    pos0: usize,
-    cache: &mut KvCache,
+    segs: &mut [Segment<'_>],
     s: &mut Scratch,
     outputs: &[usize],
 ) {
-    let n_tok = tokens.len();
+    let n_tok = segs.iter().map(|g| g.tokens.len()).sum();
     let embd_scale = (c.n_embd as f32).sqrt();
-    embed(&w.token_embd, tokens, &mut s.x, c.n_embd, Some(embd_scale));
+    embed(&w.token_embd, segs, &mut s.x, c.n_embd, Some(embd_scale));
     for (il, layer) in w.layers.iter().enumerate() {
-        attention_block(c, il, layer, n_tok, pos0, cache, s);
+        attention_block(c, il, layer, n_tok, segs, s);
         ffn_block(c, layer, n_tok, s);
     }
     output_head(c, w, s, outputs);
@@ -42,8 +41,7 @@ fn attention_block(
     il: usize,
     l: &LayerWeights<'_>,
     n_tok: usize,
-    pos0: usize,
-    cache: &mut KvCache,
+    segs: &mut [Segment<'_>],
     s: &mut Scratch,
 ) {
     let t = s.threads;
@@ -58,25 +56,19 @@ fn attention_block(
         norm_rows(&mut s.k, n_tok * c.n_head_kv, c.head_dim_k, kn, c.rms_eps);
     }
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, &mut s.q, n_tok, c.n_head, pos0, base, freq_scale);
-    rope_rows(c, &mut s.k, n_tok, c.n_head_kv, pos0, base, freq_scale);
+    rope_rows(c, &mut s.q, segs, c.n_head, base, freq_scale);
+    rope_rows(c, &mut s.k, segs, c.n_head_kv, base, freq_scale);
     s.q[..n_tok * c.q_dim()]
         .iter_mut()
         .for_each(|v| *v *= c.attn_scale);
 
-    for i in 0..n_tok {
-        let k = &s.k[i * c.k_dim()..(i + 1) * c.k_dim()];
-        let v = &s.v[i * c.v_dim()..(i + 1) * c.v_dim()];
-        cache.store(il, pos0 + i, k, v);
-    }
+    store_kv(c, il, segs, &s.k, &s.v);
     let window = if c.is_swa_layer(il) {
         c.sliding_window
     } else {
         None
     };
-    attention(
-        c, il, cache, &s.q, n_tok, pos0, 1.0, window, &s.scores, &mut s.att, s.threads,
-    );
+    attention(c, il, segs, &s.q, 1.0, window, &s.scores, &mut s.att, s.threads);
 
     project(&l.wo, None, &s.att, n_tok, &mut s.proj, &mut s.act, t);
     if let Some(pn) = &l.post_attn_norm {

@@ -9,25 +9,22 @@
 
 use kernels::ops;
 
-use super::{attention, embed, norm_rows_into, output_head, project, rope_rows, Scratch};
+use super::{attention, embed, norm_rows_into, output_head, project, rope_rows, store_kv, Scratch, Segment};
 use crate::config::Config;
-use crate::kv_cache::KvCache;
 use crate::weights::{LayerWeights, Weights};
 
-/// One forward step over `tokens` at positions `pos0..`.
+/// One forward step over the segments' tokens (each at its own positions).
 pub(crate) fn forward(
     c: &Config,
     w: &Weights<'_>,
-    tokens: &[u32],
-    pos0: usize,
-    cache: &mut KvCache,
+    segs: &mut [Segment<'_>],
     s: &mut Scratch,
     outputs: &[usize],
 ) {
-    let n_tok = tokens.len();
-    embed(&w.token_embd, tokens, &mut s.x, c.n_embd, None);
+    let n_tok = segs.iter().map(|g| g.tokens.len()).sum();
+    embed(&w.token_embd, segs, &mut s.x, c.n_embd, None);
     for (il, layer) in w.layers.iter().enumerate() {
-        attention_block(c, il, layer, n_tok, pos0, cache, s);
+        attention_block(c, il, layer, n_tok, segs, s);
         ffn_block(c, layer, n_tok, s);
     }
     output_head(c, w, s, outputs);
@@ -40,8 +37,7 @@ fn attention_block(
     il: usize,
     l: &LayerWeights<'_>,
     n_tok: usize,
-    pos0: usize,
-    cache: &mut KvCache,
+    segs: &mut [Segment<'_>],
     s: &mut Scratch,
 ) {
     let t = s.threads;
@@ -51,21 +47,15 @@ fn attention_block(
     project(&l.wv, l.bv.as_deref(), &s.xb, n_tok, &mut s.v, &mut s.act, t);
 
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, &mut s.q, n_tok, c.n_head, pos0, base, freq_scale);
-    rope_rows(c, &mut s.k, n_tok, c.n_head_kv, pos0, base, freq_scale);
+    rope_rows(c, &mut s.q, segs, c.n_head, base, freq_scale);
+    rope_rows(c, &mut s.k, segs, c.n_head_kv, base, freq_scale);
 
-    for i in 0..n_tok {
-        let k = &s.k[i * c.k_dim()..(i + 1) * c.k_dim()];
-        let v = &s.v[i * c.v_dim()..(i + 1) * c.v_dim()];
-        cache.store(il, pos0 + i, k, v);
-    }
+    store_kv(c, il, segs, &s.k, &s.v);
     attention(
         c,
         il,
-        cache,
+        segs,
         &s.q,
-        n_tok,
-        pos0,
         c.attn_scale,
         None,
         &s.scores,

@@ -18,6 +18,15 @@ use crate::config::Config;
 use crate::kv_cache::KvCache;
 use crate::weights::Weights;
 
+/// One sequence's part of a forward step: its new tokens, the position of
+/// the first, and its own KV cache (holding positions `0..pos0` already).
+#[derive(Debug)]
+pub struct Segment<'c> {
+    pub tokens: &'c [u32],
+    pub pos0: usize,
+    pub cache: &'c mut KvCache,
+}
+
 /// Preallocated buffers for one forward step of up to `n_batch` tokens with
 /// up to `n_outputs` logit rows. Made once per sequence (or per worker);
 /// the forward pass never allocates.
@@ -98,8 +107,10 @@ impl Scratch {
 }
 
 /// `x[t] = embedding(tokens[t]) * scale` (ggml `get_rows`, then Gemma's
-/// `sqrt(n_embd)` scaling where `scale` is given).
-pub(crate) fn embed(w: &Matrix<'_>, tokens: &[u32], x: &mut [f32], n_embd: usize, scale: Option<f32>) {
+/// `sqrt(n_embd)` scaling where `scale` is given), the segments' tokens
+/// stacked.
+pub(crate) fn embed(w: &Matrix<'_>, segs: &[Segment<'_>], x: &mut [f32], n_embd: usize, scale: Option<f32>) {
+    let tokens = segs.iter().flat_map(|g| g.tokens);
     for (row, &tok) in x.chunks_exact_mut(n_embd).zip(tokens) {
         w.dequantize_row(tok as usize, row);
         if let Some(s) = scale {
@@ -146,24 +157,37 @@ pub(crate) fn norm_rows_into(
     norm_rows(out, n_tok, width, weight, eps);
 }
 
-/// Applies RoPE to every head of every token; token `t` is at `pos0 + t`.
+/// Applies RoPE to every head of every token; a segment's token `t` is at
+/// its `pos0 + t`.
 pub(crate) fn rope_rows(
     c: &Config,
     x: &mut [f32],
-    n_tok: usize,
+    segs: &[Segment<'_>],
     n_heads: usize,
-    pos0: usize,
     base: f32,
     freq_scale: f32,
 ) {
     let hd = c.head_dim_k;
-    for (t, row) in x[..n_tok * n_heads * hd]
-        .chunks_exact_mut(n_heads * hd)
-        .enumerate()
-    {
-        for head in row.chunks_exact_mut(hd) {
-            ops::rope(head, pos0 + t, c.n_rot, base, freq_scale, c.rope_style);
+    let mut rows = x.chunks_exact_mut(n_heads * hd);
+    for g in segs {
+        for (t, row) in rows.by_ref().take(g.tokens.len()).enumerate() {
+            for head in row.chunks_exact_mut(hd) {
+                ops::rope(head, g.pos0 + t, c.n_rot, base, freq_scale, c.rope_style);
+            }
         }
+    }
+}
+
+/// Stores each segment's keys and values of layer `il` in its cache.
+pub(crate) fn store_kv(c: &Config, il: usize, segs: &mut [Segment<'_>], k: &[f32], v: &[f32]) {
+    let mut row = 0;
+    for g in segs.iter_mut() {
+        for i in 0..g.tokens.len() {
+            let kr = &k[(row + i) * c.k_dim()..(row + i + 1) * c.k_dim()];
+            let vr = &v[(row + i) * c.v_dim()..(row + i + 1) * c.v_dim()];
+            g.cache.store(il, g.pos0 + i, kr, vr);
+        }
+        row += g.tokens.len();
     }
 }
 
@@ -253,7 +277,7 @@ impl AttnWorkspace {
 /// [`ops::dot`] (16 lane accumulators, not a left-to-right sum); each output
 /// element still sums `p_j · v_j` over the keys in order, as before.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn attention(
+fn attention_seq(
     c: &Config,
     il: usize,
     cache: &KvCache,
@@ -280,6 +304,60 @@ pub(crate) fn attention(
             }
         },
     );
+}
+
+/// [`attention_seq`] for each segment against its own cache. When every
+/// segment has a single token (a decode step of several sequences), the
+/// segments themselves are the parallel tasks; otherwise each segment's
+/// tokens are split across the threads.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attention(
+    c: &Config,
+    il: usize,
+    segs: &[Segment<'_>],
+    q: &[f32],
+    kq_scale: f32,
+    window: Option<usize>,
+    ws: &AttnWorkspace,
+    out: &mut [f32],
+    threads: usize,
+) {
+    let row_out = c.n_head * c.head_dim_v;
+    if segs.len() > 1 && segs.iter().all(|g| g.tokens.len() == 1) {
+        kernels::pool::global(threads).for_each_chunk_mut(
+            &mut out[..segs.len() * row_out],
+            row_out,
+            |t, o| {
+                let g = &segs[t];
+                let mut slot = ws.slot(t);
+                let qt = &q[t * c.q_dim()..(t + 1) * c.q_dim()];
+                for kvh in 0..c.n_head_kv {
+                    attend_block(
+                        c, il, g.cache, qt, 0, 1, g.pos0, kq_scale, window, kvh, &mut slot, o,
+                    );
+                }
+            },
+        );
+        return;
+    }
+    let mut row = 0;
+    for g in segs {
+        let n = g.tokens.len();
+        attention_seq(
+            c,
+            il,
+            g.cache,
+            &q[row * c.q_dim()..],
+            n,
+            g.pos0,
+            kq_scale,
+            window,
+            ws,
+            &mut out[row * row_out..],
+            threads,
+        );
+        row += n;
+    }
 }
 
 /// Attention of the query heads of KV head `kvh` for tokens `t0..t0 + nt`
@@ -508,7 +586,7 @@ mod tests {
                 let q = values(n_tok * c.q_dim(), 77 + n_tok as u32);
                 let mut got = vec![f32::NAN; n_tok * n_head * hv];
                 let mut want = vec![0.0f32; n_tok * n_head * hv];
-                attention(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, &ws, &mut got, 2);
+                attention_seq(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, &ws, &mut got, 2);
                 reference(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, &mut want);
                 assert_eq!(
                     got, want,

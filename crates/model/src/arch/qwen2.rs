@@ -4,21 +4,18 @@
 //! reads the biases, the config picks the RoPE style), so the forward pass
 //! is Llama's; this file keeps the architecture's own place and its notes.
 
-use super::Scratch;
+use super::{Scratch, Segment};
 use crate::config::Config;
-use crate::kv_cache::KvCache;
 use crate::weights::Weights;
 
-/// One forward step over `tokens` at positions `pos0..`: Llama's, whose
+/// One forward step over the segments' tokens: Llama's, whose
 /// attention block adds bq, bk and bv when the file has them.
 pub(crate) fn forward(
     c: &Config,
     w: &Weights<'_>,
-    tokens: &[u32],
-    pos0: usize,
-    cache: &mut KvCache,
+    segs: &mut [Segment<'_>],
     s: &mut Scratch,
     outputs: &[usize],
 ) {
-    super::llama::forward(c, w, tokens, pos0, cache, s, outputs);
+    super::llama::forward(c, w, segs, s, outputs);
 }

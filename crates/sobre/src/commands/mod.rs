@@ -10,6 +10,7 @@ mod list;
 mod pull;
 mod rm;
 mod run;
+mod serve;
 mod show;
 mod tensor;
 mod tokenize;
@@ -23,6 +24,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Tokenize(args) => tokenize::tokenize(&args),
         Command::Detokenize(args) => tokenize::detokenize(&args),
         Command::Run(args) => run::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Pull(args) => pull::run(&args),
         Command::List(args) => list::run(&args),
         Command::Rm(args) => rm::run(&args),
@@ -46,10 +48,5 @@ pub(crate) fn resolve_model(model: &std::path::Path) -> anyhow::Result<std::path
 
 /// The `"energy"` object of `sobre run --json` and the server's answers.
 pub(crate) fn energy_json(e: &energy::EnergyReport) -> serde_json::Value {
-    serde_json::json!({
-        "joules": e.joules,
-        "source": e.source.as_str(),
-        "gco2e": e.gco2e,
-        "grid_gco2e_per_kwh": e.grid_gco2e_per_kwh,
-    })
+    server::energy_json(e)
 }
