@@ -13,7 +13,7 @@ use std::fmt;
 
 use gguf::GgmlType;
 
-use crate::dot::{vec_dot_for, VecDotFn, VecDotType};
+use crate::dot::{vec_dot_for, vec_dot_path_for, DotPath, VecDotFn, VecDotType};
 
 /// A row-major weight matrix borrowed from a GGUF file: `rows` rows of
 /// `cols` elements, each row a whole number of `ty` blocks.
@@ -106,12 +106,32 @@ impl<'a> Matrix<'a> {
 const MIN_WORK_PER_THREAD: usize = 1 << 15;
 
 /// `out[t * rows + r] = x[t] · W[r]` for `n_tok` rows of `x` (each
-/// `w.cols` long). `act` is scratch of at least `w.act_bytes(n_tok)` bytes.
+/// `w.cols` long), all one batch (see [`matmul_batches`]). `act` is scratch
+/// of at least `w.act_bytes(n_tok)` bytes.
 ///
 /// # Panics
 /// When `x`, `out` or `act` are too short: these are programming errors of
 /// the caller, which sizes its scratch from the model's own dimensions.
 pub fn matmul(w: &Matrix<'_>, x: &[f32], n_tok: usize, out: &mut [f32], act: &mut [u8], threads: usize) {
+    matmul_batches(w, x, n_tok, &[n_tok], out, act, threads);
+}
+
+/// [`matmul`] where the `n_tok` rows are consecutive batches of the
+/// lengths in `batches` (rows past them are batches of one each): each
+/// row's result is rounded as llama.cpp rounds it when it runs that batch
+/// alone (see [`Dots`]), so it does not depend on the other batches.
+///
+/// # Panics
+/// As [`matmul`].
+pub fn matmul_batches(
+    w: &Matrix<'_>,
+    x: &[f32],
+    n_tok: usize,
+    batches: &[usize],
+    out: &mut [f32],
+    act: &mut [u8],
+    threads: usize,
+) {
     let cols = w.cols;
     let rows = w.rows;
     assert!(x.len() >= n_tok * cols && out.len() >= n_tok * rows);
@@ -125,14 +145,14 @@ pub fn matmul(w: &Matrix<'_>, x: &[f32], n_tok: usize, out: &mut [f32], act: &mu
     let out = &mut out[..n_tok * rows];
     let work = rows * cols * n_tok;
     let threads = threads.clamp(1, (work / MIN_WORK_PER_THREAD).max(1));
-    let dot = vec_dot_for(w.ty).map(|(_, f)| f);
+    let dot = vec_dot_for(w.ty).map(|(_, f)| Dots::new(w, f, batches));
 
     if threads == 1 {
-        rows_kernel(w, dot, act, act_row, n_tok, 0, rows, out);
+        rows_kernel(w, dot, act, act_row, 0, n_tok, 0, rows, out);
     } else if n_tok == 1 {
         let chunk = rows.div_ceil(threads);
         crate::pool::global(threads).for_each_chunk_mut(out, chunk, |i, o| {
-            rows_kernel(w, dot, act, act_row, 1, i * chunk, o.len(), o)
+            rows_kernel(w, dot, act, act_row, 0, 1, i * chunk, o.len(), o)
         });
     } else if n_tok <= SMALL_BATCH {
         // A few tokens (a decode step of several sequences): split the
@@ -158,8 +178,67 @@ pub fn matmul(w: &Matrix<'_>, x: &[f32], n_tok: usize, out: &mut [f32], act: &mu
         let chunk = n_tok.div_ceil(threads);
         crate::pool::global(threads).for_each_chunk_mut(out, chunk * rows, |i, o| {
             let a = &act[i * chunk * act_row..];
-            rows_kernel(w, dot, a, act_row, o.len() / rows, 0, rows, o)
+            rows_kernel(w, dot, a, act_row, i * chunk, o.len() / rows, 0, rows, o)
         });
+    }
+}
+
+/// The dot product of each token row of one matmul. llama.cpp's CPU
+/// backend (x86) rounds a row's result differently depending on the size of
+/// its batch and the row's place in it: it repacks Q4_K weights and takes
+/// the first `n - n % 4` rows of a batch of `n` through its 4-row gemm (one
+/// FMA per 64 elements) and the others through its gemv (one per 256); Q6_K
+/// weights go through its tiled matmul once a batch has 8 rows. Doing the
+/// same makes the logits bit-identical to llama.cpp's; on Gemma 3 any
+/// last-bit difference is amplified into logit differences of ~1e-2
+/// relative (activations are requantized to 8 bits before every matmul).
+#[derive(Clone, Copy)]
+struct Dots<'b> {
+    one: VecDotFn,
+    /// Q4_K's gemm kernel, where the weights would be repacked.
+    gemm4: Option<VecDotFn>,
+    /// Q6_K's tiled kernel.
+    tiled: Option<VecDotFn>,
+    batches: &'b [usize],
+}
+
+impl<'b> Dots<'b> {
+    fn new(w: &Matrix<'_>, one: VecDotFn, batches: &'b [usize]) -> Dots<'b> {
+        let path = |p| vec_dot_path_for(w.ty, p).unwrap_or(one);
+        Dots {
+            one,
+            // ggml repacks Q4_K only when the row count is a multiple of 8.
+            gemm4: if w.ty == GgmlType::Q4K && w.rows.is_multiple_of(8) {
+                Some(path(DotPath::Gemm4))
+            } else {
+                None
+            },
+            tiled: if w.ty == GgmlType::Q6K {
+                Some(path(DotPath::Tiled))
+            } else {
+                None
+            },
+            batches,
+        }
+    }
+
+    /// The kernel of row `t`: the `i`-th of a batch of `n`.
+    #[inline]
+    fn at(self, t: usize) -> VecDotFn {
+        let (mut i, mut n) = (0, 1);
+        let mut start = 0;
+        for &len in self.batches {
+            if t < start + len {
+                (i, n) = (t - start, len);
+                break;
+            }
+            start += len;
+        }
+        match (self.gemm4, self.tiled) {
+            (Some(g), _) if i < n - n % 4 => g,
+            (_, Some(f)) if n >= 8 => f,
+            _ => self.one,
+        }
     }
 }
 
@@ -187,7 +266,7 @@ impl OutPtr {
 /// each weight row is loaded once and used for every token.
 fn rows_kernel_strided(
     w: &Matrix<'_>,
-    dot: Option<VecDotFn>,
+    dot: Option<Dots<'_>>,
     act: &[u8],
     act_row: usize,
     r0: usize,
@@ -199,26 +278,28 @@ fn rows_kernel_strided(
             for r in 0..nr {
                 let wr = w.row(r0 + r);
                 for (t, o) in outs.iter_mut().enumerate() {
-                    o[r] = f(wr, &act[t * act_row..(t + 1) * act_row]);
+                    o[r] = f.at(t)(wr, &act[t * act_row..(t + 1) * act_row]);
                 }
             }
         }
         None => {
             for (t, o) in outs.iter_mut().enumerate() {
-                rows_kernel(w, None, &act[t * act_row..], act_row, 1, r0, nr, o);
+                rows_kernel(w, None, &act[t * act_row..], act_row, t, 1, r0, nr, o);
             }
         }
     }
 }
 
-/// Output rows `r0..r0 + nr` for `n_tok` tokens into `out`, laid out
+/// Output rows `r0..r0 + nr` for `n_tok` tokens (tokens `t0..t0 + n_tok`
+/// of the batch, whose activations start `act`) into `out`, laid out
 /// `[t][nr]` when `nr == rows`, or a single token's slice otherwise.
 #[allow(clippy::too_many_arguments)]
 fn rows_kernel(
     w: &Matrix<'_>,
-    dot: Option<VecDotFn>,
+    dot: Option<Dots<'_>>,
     act: &[u8],
     act_row: usize,
+    t0: usize,
     n_tok: usize,
     r0: usize,
     nr: usize,
@@ -229,7 +310,7 @@ fn rows_kernel(
             for r in 0..nr {
                 let wr = w.row(r0 + r);
                 for t in 0..n_tok {
-                    out[t * nr + r] = f(wr, &act[t * act_row..(t + 1) * act_row]);
+                    out[t * nr + r] = f.at(t0 + t)(wr, &act[t * act_row..(t + 1) * act_row]);
                 }
             }
         }

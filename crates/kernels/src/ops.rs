@@ -23,9 +23,12 @@ pub fn rms_norm_into(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
 const GELU_COEF_A: f32 = 0.044_715;
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
-/// The tanh approximation of GELU in f32 (ggml's `ggml_gelu_f32`).
+/// The tanh approximation of GELU in f32 (ggml's `ggml_gelu_f32`), as
+/// compiled by GCC for llama.cpp's CPU backend: `-ffp-contract=fast` (the
+/// GNU C default) fuses `1.0f + GELU_COEF_A*x*x` into one FMA, which moves
+/// a few entries of the f16 table by one f16 step.
 fn gelu_f32(x: f32) -> f32 {
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (GELU_COEF_A * x).mul_add(x, 1.0)).tanh())
 }
 
 /// GELU as ggml's CPU backend computes it: for |x| < 10 the input is rounded
@@ -75,19 +78,138 @@ pub fn add_assign(x: &mut [f32], y: &[f32]) {
     }
 }
 
-/// Softmax in place with max subtraction; the sum is accumulated in f64
-/// like ggml's `ggml_vec_soft_max_f32`.
+/// Softmax in place with max subtraction, as ggml's CPU `soft_max` on an
+/// AVX-512 machine computes it: `exp` is ggml's `ggml_v_expf` polynomial
+/// (not the C library's `expf`), and the sum of the exponentials is taken
+/// 16 at a time (each group summed as `_mm512_reduce_add_ps` does), the
+/// group sums accumulated in f64. Same as [`softmax_from`] with `first` 0.
 pub fn softmax(x: &mut [f32]) {
+    softmax_from(x, 0);
+}
+
+/// [`softmax`] of the scores of KV cells `first..first + x.len()`, the
+/// others masked: ggml sums the exponentials over all cells in 16-wide
+/// groups aligned on cell 0, and a masked cell adds exactly 0, so the
+/// groups here are aligned on cell `first`'s place in that grid.
+pub fn softmax_from(x: &mut [f32], first: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the running CPU has FMA, checked just above.
+        return unsafe { softmax_fma(x, first) };
+    }
+    softmax_portable(x, first);
+}
+
+/// [`softmax_portable`] compiled with FMA (the same roundings: `mul_add`
+/// is fused either way, here in one instruction).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+fn softmax_fma(x: &mut [f32], first: usize) {
+    softmax_portable(x, first);
+}
+
+#[inline(always)]
+fn softmax_portable(x: &mut [f32], first: usize) {
+    const G: usize = 16;
     let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0.0f64;
     for v in x.iter_mut() {
-        *v = (*v - max).exp();
-        sum += f64::from(*v);
+        *v = v_expf(*v - max);
+    }
+    let mut sum = 0.0f64;
+    let mut group = [0.0f32; G];
+    let mut cell = first;
+    let mut rest: &[f32] = x;
+    while !rest.is_empty() {
+        let lane0 = cell % G;
+        let n = (G - lane0).min(rest.len());
+        group.fill(0.0);
+        group[lane0..lane0 + n].copy_from_slice(&rest[..n]);
+        sum += f64::from(tree_sum(&mut group));
+        rest = &rest[n..];
+        cell += n;
     }
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;
     }
+}
+
+/// ggml's AVX-512 `ggml_v_expf`: `2^n · p(b)` with `n = round(x / ln 2)`,
+/// `b = x - n ln 2` (in two FMA steps) and a degree-5 polynomial, every
+/// step an FMA as in the intrinsics; `_mm512_scalef_ps` rounds once.
+#[inline(always)]
+fn v_expf(x: f32) -> f32 {
+    let c = f32::from_bits;
+    let r = c(0x4b40_0000); // 0x1.8p23
+    let z = x.mul_add(c(0x3fb8_aa3b), r); // log2(e)
+    let n = z - r;
+    let b = (-n).mul_add(c(0x35bf_be8e), (-n).mul_add(c(0x3f31_7200), x));
+    let u = b * b;
+    let j = c(0x3c07_2010)
+        .mul_add(b, c(0x3d2b_9f17))
+        .mul_add(u, c(0x3e2a_af33).mul_add(b, c(0x3eff_fedb)))
+        .mul_add(u, c(0x3f7f_fff6).mul_add(b, 1.0));
+    if n.abs() > 192.0 {
+        return if n <= 0.0 { 0.0 } else { f32::INFINITY };
+    }
+    // j · 2^n with one rounding: exact scaling into the normal range first
+    // when the result is subnormal.
+    let ni = n as i32;
+    if ni >= -126 {
+        j * f32::from_bits(((ni + 127) as u32) << 23)
+    } else {
+        (j * f32::from_bits(((ni + 100 + 127) as u32) << 23)) * f32::from_bits(27 << 23)
+    }
+}
+
+/// Sum of `acc` (a power-of-two length) as SIMD horizontal sums do it:
+/// `acc[k] += acc[k + w]` for `w` = half the length, then half again, down to 1.
+#[inline(always)]
+fn tree_sum(acc: &mut [f32]) -> f32 {
+    let mut w = acc.len() / 2;
+    while w >= 1 {
+        for k in 0..w {
+            acc[k] += acc[k + w];
+        }
+        w /= 2;
+    }
+    acc[0]
+}
+
+/// Reduces `lanes` partial rows of `width` floats (`acc` holds
+/// `lanes * width`, `lanes` a power of two) into the first row, pairwise
+/// as [`tree_sum`] does for each column: the reduction of a SIMD
+/// accumulator whose lane `k` summed the terms `j ≡ k (mod lanes)`.
+pub fn reduce_lanes(acc: &mut [f32], lanes: usize, width: usize) {
+    let mut w = lanes / 2;
+    while w >= 1 {
+        let (lo, hi) = acc[..2 * w * width].split_at_mut(w * width);
+        add_assign(lo, hi);
+        w /= 2;
+    }
+}
+
+/// Dot product of f16 values (widened to f32) in ggml's
+/// `ggml_vec_dot_f16` order on an AVX-512 machine, what llama.cpp uses for
+/// attention scores and outputs of a single-token step: 64 lane sums
+/// (lane `k` takes elements `i ≡ k (mod 64)` of the first `64·⌊n/64⌋`),
+/// reduced pairwise, then the remaining products added in f64. Products of
+/// f16 values are exact in f32, so fused or not is the same.
+pub fn dot_f16_vec(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 64;
+    let n = a.len().min(b.len());
+    let np = n / L * L;
+    let mut acc = [0.0f32; L];
+    for (x, y) in a[..np].chunks_exact(L).zip(b[..np].chunks_exact(L)) {
+        for k in 0..L {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut sum = f64::from(tree_sum(&mut acc));
+    for i in np..n {
+        sum += f64::from(a[i] * b[i]);
+    }
+    sum as f32
 }
 
 /// Dot product of two f32 slices (over the shorter length), written to
@@ -199,6 +321,23 @@ pub enum RopeStyle {
 /// repeated multiplication in f32 as ggml's `rope_yarn` cache does (no YaRN
 /// extrapolation: `ext_factor = 0`).
 pub fn rope(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f32, style: RopeStyle) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the running CPU has FMA, checked just above.
+        return unsafe { rope_fma(head, pos, n_rot, base, freq_scale, style) };
+    }
+    rope_portable(head, pos, n_rot, base, freq_scale, style);
+}
+
+/// [`rope_portable`] compiled with FMA (same results, one instruction per `mul_add`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+fn rope_fma(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f32, style: RopeStyle) {
+    rope_portable(head, pos, n_rot, base, freq_scale, style);
+}
+
+#[inline(always)]
+fn rope_portable(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f32, style: RopeStyle) {
     let theta_scale = base.powf(-2.0 / n_rot as f32);
     let mut theta = pos as f32;
     for i in 0..n_rot / 2 {
@@ -209,8 +348,11 @@ pub fn rope(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f
             RopeStyle::Neox => (i, i + n_rot / 2),
         };
         let (x0, x1) = (head[a], head[b]);
-        head[a] = x0 * cos - x1 * sin;
-        head[b] = x0 * sin + x1 * cos;
+        // ggml's `rotate_pairs` as GCC contracts it (`-ffp-contract=fast`):
+        // `x0*cos - x1*sin` and `x0*sin + x1*cos` each become one FMA on
+        // `x0` (checked bit for bit against llama.cpp's tensors).
+        head[a] = x0.mul_add(cos, -(x1 * sin));
+        head[b] = x0.mul_add(sin, x1 * cos);
         theta *= theta_scale;
     }
 }
@@ -283,6 +425,50 @@ mod tests {
         rms_norm(&mut x, &[1.0, 1.0], 0.0);
         let r = (12.5f32).sqrt();
         assert!((x[0] - 3.0 / r).abs() < 1e-6 && (x[1] - 4.0 / r).abs() < 1e-6);
+    }
+
+    #[test]
+    fn v_expf_is_close_to_exp() {
+        for x in values(5000, 11)
+            .into_iter()
+            .map(|v| v * 40.0)
+            .chain([0.0, -87.0, -100.0, -150.0, 80.0])
+        {
+            let (got, want) = (f64::from(v_expf(x)), f64::from(x).exp());
+            assert!(
+                (got - want).abs() <= 3e-7 * want + 1e-44,
+                "x = {x}: {got} vs {want}"
+            );
+        }
+        assert_eq!(v_expf(0.0), 1.0);
+        assert_eq!(v_expf(-1000.0), 0.0);
+        assert_eq!(v_expf(f32::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn softmax_groups_follow_the_cells() {
+        // Cells 20..50 of a 64-cell row, the others masked: the same as the
+        // full row with -inf there.
+        let s = values(30, 4);
+        let mut full = vec![f32::NEG_INFINITY; 64];
+        full[20..50].copy_from_slice(&s);
+        softmax_from(&mut full, 0);
+        let mut part = s.clone();
+        softmax_from(&mut part, 20);
+        assert_eq!(&full[20..50], &part[..]);
+        assert!(full[..20].iter().chain(&full[50..]).all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn lane_sums() {
+        let a = values(200, 5);
+        let b = values(200, 6);
+        let exact: f64 = a.iter().zip(&b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+        assert!((f64::from(dot_f16_vec(&a, &b)) - exact).abs() < 1e-4);
+        // reduce_lanes: row k of 4 rows holds k + 1 in every column.
+        let mut acc: Vec<f32> = (0..4).flat_map(|k| vec![k as f32 + 1.0; 3]).collect();
+        reduce_lanes(&mut acc, 4, 3);
+        assert_eq!(&acc[..3], &[10.0, 10.0, 10.0]);
     }
 
     #[test]

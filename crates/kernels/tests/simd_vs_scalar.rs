@@ -19,7 +19,7 @@
 
 use gguf::GgmlType;
 use kernels::dequantize;
-use kernels::dot::{vec_dot_for_scalar, VecDotType};
+use kernels::dot::{vec_dot_for_scalar, vec_dot_path_for_scalar, DotPath, VecDotType};
 use kernels::simd::{self, Level};
 use proptest::prelude::*;
 
@@ -156,6 +156,50 @@ prop_for_type!(q5_0_matches_scalar, GgmlType::Q5_0);
 prop_for_type!(q4_k_matches_scalar, GgmlType::Q4K);
 prop_for_type!(q5_k_matches_scalar, GgmlType::Q5K);
 prop_for_type!(q6_k_matches_scalar, GgmlType::Q6K);
+
+/// The kernels of llama.cpp's batch paths (Q4_K's repacked gemm, Q6_K's
+/// tiled matmul) and Q4_K's gemv do the same float operations in the same
+/// order at every level: bit-identical to the scalar references.
+fn check_path_exact(ty: GgmlType, path: DotPath, w_bytes: Vec<u8>, x: &[f32]) -> Result<(), TestCaseError> {
+    let w = weights(ty, w_bytes);
+    let (vt, _) = vec_dot_for_scalar(ty).unwrap();
+    let mut xq = vec![0u8; vt.row_bytes(x.len())];
+    vt.convert_row(x, &mut xq);
+    let slow = vec_dot_path_for_scalar(ty, path).unwrap();
+    let fast = match path {
+        DotPath::Vec => simd::vec_dot_for(ty).map(|(_, f)| f),
+        _ => simd::vec_dot_path_for(ty, path),
+    };
+    if let Some(fast) = fast {
+        prop_assert_eq!(
+            fast(&w, &xq).to_bits(),
+            slow(&w, &xq).to_bits(),
+            "{} {:?}",
+            ty,
+            path
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(256)
+    })]
+    #[test]
+    fn q4_k_gemv_is_bit_identical((w, x) in row(GgmlType::Q4K)) {
+        check_path_exact(GgmlType::Q4K, DotPath::Vec, w, &x)?;
+    }
+    #[test]
+    fn q4_k_gemm_is_bit_identical((w, x) in row(GgmlType::Q4K)) {
+        check_path_exact(GgmlType::Q4K, DotPath::Gemm4, w, &x)?;
+    }
+    #[test]
+    fn q6_k_tiled_is_bit_identical((w, x) in row(GgmlType::Q6K)) {
+        check_path_exact(GgmlType::Q6K, DotPath::Tiled, w, &x)?;
+    }
+}
 
 /// Extreme bytes: every weight byte 0x80 / 0xFF / 0x7F (most negative and
 /// largest nibbles, all fifth bits set) against activations at ±127.

@@ -122,6 +122,7 @@ impl<'a> Model<'a> {
             return Ok(&s.logits[..0]);
         }
         let w = &self.weights;
+        s.set_segments(segments);
         match c.arch {
             Arch::Gemma3 => arch::gemma3::forward(c, w, segments, s, outputs),
             Arch::Qwen2 => arch::qwen2::forward(c, w, segments, s, outputs),

@@ -2,27 +2,26 @@
 //! (goldens from `tools/make_model_goldens.py`; the model comes from
 //! `scripts/fetch-models`).
 //!
-//! Why the checks are not "all 32 ids equal": on this model llama.cpp is not
-//! reproducible against itself. Its logits after a prompt move by up to
-//! 5.7% of the largest logit (`self_spread` in the golden, ~1 logit) when the
-//! prompt is fed token by token instead of in one batch. The cause (traced
-//! with llama.cpp's eval callback): activations are re-quantized to 8 bits
-//! before every matmul, so a last-bit float difference (SIMD summation
-//! order) now and then moves one activation across a rounding boundary, a
-//! step of `amax / 127`; Gemma's post-norms and ~1e4-sized residual stream
-//! amplify that into ~1 logit. Our arithmetic matches llama.cpp's up to
-//! such flips (e.g. 1e-7 relative through all 18 layers for many tokens),
-//! but a flip anywhere changes the continuation wherever two candidates are
-//! within that noise. So:
+//! On this model a last-bit float difference anywhere is amplified into a
+//! logit difference of 1e-2 to 3e-2 of the largest logit: activations are
+//! re-quantized to 8 bits before every matmul, so a last-bit difference now
+//! and then moves one activation across a rounding boundary (a step of
+//! `amax / 127`, and Gemma's residual stream reaches 1e4), and the
+//! post-norms carry that on. llama.cpp is no exception: its logits after a
+//! prompt move by up to 5.7% (`self_spread` in the golden) when the prompt
+//! is fed token by token, because it then takes other kernels. So sobre
+//! follows llama.cpp's CPU arithmetic exactly (bit for bit on x86 with
+//! AVX-512, where the goldens are made; see `kernels::matmul::Dots`,
+//! `kernels::ops` and the model's attention), and the checks are the
+//! acceptance criteria of issue #5:
 //!
-//! - ids: equal until the first difference, which is only allowed where
-//!   llama.cpp's own top-1/top-2 margin is below [`NEAR_TIE`]; after it the
-//!   texts differ and are not compared;
-//! - logits after the prompt: relative error `max|ours - ref| / max|ref|`,
-//!   over the whole vocabulary (prompt 0) and over llama.cpp's top 50 (every
-//!   prompt), below the largest `self_spread` of the golden prompts (the
-//!   reference's own reproducibility), and the same top-1 unless that is a
-//!   near-tie.
+//! - logits after the prompt: `max |ours - ref| / max |ref|` below
+//!   [`LOGIT_TOL`], over the whole vocabulary (prompt 0; the golden is
+//!   stored in f16, a floor of ~4e-4) and over llama.cpp's top 50 (every
+//!   prompt);
+//! - ids: the first 32 greedy ids equal llama.cpp's, except where
+//!   llama.cpp's own top-2 logits are within [`NEAR_TIE`] at the first
+//!   difference (after it the texts differ and are not compared).
 
 mod common;
 
@@ -31,9 +30,11 @@ use model::{KvCache, Model, Sampler, SamplerConfig};
 use serde_json::Value;
 
 /// A greedy divergence is accepted only where llama.cpp's top-2 logits are
-/// closer than this (in logits): llama.cpp itself moves logits by up to 1.3
-/// between batch and token-by-token prompt processing on this model.
-const NEAR_TIE: f32 = 1.0;
+/// closer than this (in logits).
+const NEAR_TIE: f32 = 1e-3;
+
+/// Largest accepted `max |ours - ref| / max |ref|` of the logits.
+const LOGIT_TOL: f32 = 1e-2;
 
 fn golden() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/model/gemma3.json");
@@ -85,10 +86,7 @@ fn greedy_ids_and_logits_match_llama_cpp() {
     let n_ctx = 128;
     let mut scratch = model.scratch(64, n_ctx, 1, 2);
     let cases = g["cases"].as_array().unwrap();
-    let tol = cases
-        .iter()
-        .map(|c| c["self_spread"].as_f64().unwrap() as f32)
-        .fold(1e-2f32, f32::max);
+    let tol = LOGIT_TOL;
     let mut report = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     let (mut total, mut matched, mut full_prompts) = (0usize, 0usize, 0usize);

@@ -319,14 +319,34 @@ fn q8k_bsums(b: &[u8]) -> [i32; 16] {
     bsums
 }
 
-/// Q4_K · Q8_K (`ggml_vec_dot_q4_K_q8_K`): `d * Σ sc_j (q4·q8)_j -
-/// dmin * Σ m_j bsum_j`, both sums exact in integers.
+/// Q4_K · Q8_K as llama.cpp computes it on x86, where Q4_K weights are
+/// repacked (`q4_K_8x8`): per super-block the exact integers
+/// `Σ sc_j (q4·q8)_j` and `Σ m_j bsum_j`, each folded into its own float
+/// accumulator with one FMA (`acc += isum · (d_w·d_x)`, `acc_m += imin ·
+/// (dmin_w·d_x)`), `acc - acc_m` at the end: its gemv, used for a single
+/// token and for the last `n % 4` rows of a batch.
 #[inline(always)]
 pub fn q4_k_q8_k<D: Dot32>(w: &[u8], x: &[u8]) -> f32 {
-    let mut sumf = 0.0f32;
+    q4_k_repacked::<D, false>(w, x)
+}
+
+/// [`q4_k_q8_k`] as llama.cpp's repacked gemm computes it for the rows it
+/// takes four at a time (the first `n - n % 4` of a batch of `n`): the
+/// same FMAs, once per 64 elements (two sub-blocks) instead of per 256.
+#[inline(always)]
+pub fn q4_k_q8_k_gemm<D: Dot32>(w: &[u8], x: &[u8]) -> f32 {
+    q4_k_repacked::<D, true>(w, x)
+}
+
+#[inline(always)]
+fn q4_k_repacked<D: Dot32, const GEMM: bool>(w: &[u8], x: &[u8]) -> f32 {
+    let (mut acc, mut acc_m) = (0.0f32, 0.0f32);
     for (wb, xb) in w.chunks_exact(144).zip(x.chunks_exact(Q8_K_BYTES)) {
         let bsums = q8k_bsums(xb);
         let scales = &wb[4..16];
+        let yd = f32_at(xb, 0);
+        let d = f16_at(wb, 0) * yd;
+        let dmin = f16_at(wb, 2) * yd;
         let mut isum = 0i32;
         let mut msum = 0i32;
         for j in 0..QK_K / 64 {
@@ -343,13 +363,19 @@ pub fn q4_k_q8_k<D: Dot32>(w: &[u8], x: &[u8]) -> f32 {
             isum += sc2 * D::dot32(&hi, &arr32(xb, 4 + 64 * j + 32));
             msum += m1 * (bsums[4 * j] + bsums[4 * j + 1]);
             msum += m2 * (bsums[4 * j + 2] + bsums[4 * j + 3]);
+            if GEMM {
+                acc = (isum as f32).mul_add(d, acc);
+                acc_m = (msum as f32).mul_add(dmin, acc_m);
+                isum = 0;
+                msum = 0;
+            }
         }
-        let yd = f32_at(xb, 0);
-        let d = f16_at(wb, 0) * yd;
-        let dmin = f16_at(wb, 2) * yd;
-        sumf += d * isum as f32 - dmin * msum as f32;
+        if !GEMM {
+            acc = (isum as f32).mul_add(d, acc);
+            acc_m = (msum as f32).mul_add(dmin, acc_m);
+        }
     }
-    sumf
+    acc - acc_m
 }
 
 /// Q5_K · Q8_K: Q4_K with a fifth bit per element from `qh`.
@@ -420,6 +446,82 @@ pub fn q6_k_q8_k<D: Dot32>(w: &[u8], x: &[u8]) -> f32 {
         sumf += f16_at(wb, 208) * f32_at(xb, 0) * isum as f32;
     }
     sumf
+}
+
+/// Q6_K · Q8_K as llama.cpp's tiled K-quant matmul computes it (x86,
+/// batches of 8 rows or more): per super-block the exact integer
+/// `Σ_s sc_s Σ (q6 − 32)·q8`, converted, times `d_w`, then
+/// `acc += · d_x` with one FMA.
+#[inline(always)]
+pub fn q6_k_q8_k_tiled<D: Dot32>(w: &[u8], x: &[u8]) -> f32 {
+    let mut acc = 0.0f32;
+    for (wb, xb) in w.chunks_exact(210).zip(x.chunks_exact(Q8_K_BYTES)) {
+        let mut a = [0u8; QK_K];
+        for n in 0..2 {
+            let ql = &wb[64 * n..64 * n + 64];
+            let qh = &wb[128 + 32 * n..128 + 32 * n + 32];
+            let out = &mut a[128 * n..128 * n + 128];
+            for l in 0..32 {
+                let h = qh[l];
+                out[l] = ((ql[l] & 0x0F) | ((h & 3) << 4)).wrapping_sub(32);
+                out[l + 32] = ((ql[l + 32] & 0x0F) | (((h >> 2) & 3) << 4)).wrapping_sub(32);
+                out[l + 64] = ((ql[l] >> 4) | (((h >> 4) & 3) << 4)).wrapping_sub(32);
+                out[l + 96] = ((ql[l + 32] >> 4) | (((h >> 6) & 3) << 4)).wrapping_sub(32);
+            }
+        }
+        let scales = &wb[192..208];
+        let mut isum = 0i32;
+        for v in 0..8 {
+            let l = D::lanes(&arr32(&a, 32 * v), &arr32(xb, 4 + 32 * v));
+            let (s0, s1) = (i32::from(scales[2 * v] as i8), i32::from(scales[2 * v + 1] as i8));
+            isum += s0 * (l[0] + l[1] + l[2] + l[3]) + s1 * (l[4] + l[5] + l[6] + l[7]);
+        }
+        acc = (isum as f32 * f16_at(wb, 208)).mul_add(f32_at(xb, 0), acc);
+    }
+    acc
+}
+
+/// Which of llama.cpp's CPU code paths a dot product follows. They differ
+/// only in float rounding, but llama.cpp picks one by batch size (see
+/// [`crate::matmul`]), and following it is what makes results
+/// bit-identical to llama.cpp's rather than merely close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DotPath {
+    /// `vec_dot`, or for Q4_K the repacked gemv: single tokens.
+    Vec,
+    /// Q4_K's repacked gemm: the first `n - n % 4` rows of a batch of `n`.
+    Gemm4,
+    /// The tiled K-quant matmul (Q6_K): batches of 8 rows or more.
+    Tiled,
+}
+
+/// The kernel for `ty` on `path`, the fastest the CPU has; `None` where
+/// `path` is not one llama.cpp takes for `ty` (or no kernel exists).
+pub fn vec_dot_path_for(ty: GgmlType, path: DotPath) -> Option<VecDotFn> {
+    match path {
+        DotPath::Vec => vec_dot_for(ty).map(|(_, f)| f),
+        _ => crate::simd::vec_dot_path_for(ty, path).or_else(|| vec_dot_path_for_scalar(ty, path)),
+    }
+}
+
+/// The portable kernel for `ty` on `path`.
+pub fn vec_dot_path_for_scalar(ty: GgmlType, path: DotPath) -> Option<VecDotFn> {
+    match (ty, path) {
+        (_, DotPath::Vec) => vec_dot_for_scalar(ty).map(|(_, f)| f),
+        (GgmlType::Q4K, DotPath::Gemm4) => Some(vec_dot_q4_k_q8_k_gemm),
+        (GgmlType::Q6K, DotPath::Tiled) => Some(vec_dot_q6_k_q8_k_tiled),
+        _ => None,
+    }
+}
+
+/// [`q4_k_q8_k_gemm`] with the portable inner loop.
+pub fn vec_dot_q4_k_q8_k_gemm(w: &[u8], x: &[u8]) -> f32 {
+    q4_k_q8_k_gemm::<Scalar>(w, x)
+}
+
+/// [`q6_k_q8_k_tiled`] with the portable inner loop.
+pub fn vec_dot_q6_k_q8_k_tiled(w: &[u8], x: &[u8]) -> f32 {
+    q6_k_q8_k_tiled::<Scalar>(w, x)
 }
 
 /// Q8_0 · Q8_0 with the portable inner loop.

@@ -31,9 +31,22 @@ fn random_weights(ty: GgmlType, n_blocks: usize, rng: &mut Rng, scale_offsets: &
 }
 
 fn check(ty: GgmlType, scale_offsets: &[usize]) {
+    let (_, f) = vec_dot_for(ty).expect("has a dot");
+    check_fn(ty, f, scale_offsets);
+    for path in [DotPath::Gemm4, DotPath::Tiled] {
+        for g in [vec_dot_path_for(ty, path), vec_dot_path_for_scalar(ty, path)]
+            .into_iter()
+            .flatten()
+        {
+            check_fn(ty, g, scale_offsets);
+        }
+    }
+}
+
+fn check_fn(ty: GgmlType, f: VecDotFn, scale_offsets: &[usize]) {
     let mut rng = Rng(0x1234_5678_9abc_def1 ^ ty.id() as u64);
     let n = 512;
-    let (vt, f) = vec_dot_for(ty).expect("has a dot");
+    let (vt, _) = vec_dot_for(ty).expect("has a dot");
     for _ in 0..20 {
         let w = random_weights(ty, n / ty.block_size(), &mut rng, scale_offsets);
         let x: Vec<f32> = (0..n).map(|_| rng.f32() * 3.0).collect();

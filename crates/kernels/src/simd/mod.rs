@@ -98,3 +98,16 @@ pub fn vec_dot_for_level(level: Level, ty: GgmlType) -> Option<(VecDotType, VecD
 pub fn vec_dot_for(ty: GgmlType) -> Option<(VecDotType, VecDotFn)> {
     available_levels().rev().find_map(|l| vec_dot_for_level(l, ty))
 }
+
+/// The fastest kernel the running CPU has for `ty` on one of llama.cpp's
+/// batch paths ([`crate::dot::DotPath`]); `None` to use the portable one.
+pub fn vec_dot_path_for(ty: GgmlType, path: crate::dot::DotPath) -> Option<VecDotFn> {
+    available_levels().rev().find_map(|l| match l {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => x86_avx2::kernel_path(ty, path),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512Vnni => x86_avx512::kernel_path(ty, path),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    })
+}

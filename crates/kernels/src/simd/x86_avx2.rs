@@ -232,23 +232,22 @@ fn q8_step<M: Madd, const KIND: u8>(m: M, wb: &[u8], xb: &[u8], d: f32, acc: __m
     _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc)
 }
 
-/// Q8_0/Q4_0/Q5_0 · Q8_0: per block `d_w·d_x · Σ w·x`, blocks alternating
-/// between two float accumulators so that the FMA latency is not the limit.
+/// Q8_0/Q4_0/Q5_0 · Q8_0: per block `d_w·d_x · Σ w·x` into one 8-lane
+/// float accumulator, as ggml's AVX2 `vec_dot` and llamafile's tinyBLAS
+/// (its batch path) both do. (Two alternating accumulators would hide the
+/// FMA latency, but round differently from llama.cpp, and on Gemma 3 any
+/// last-bit difference grows into a 1e-2 logit difference.)
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn q8_0_family<M: Madd, const KIND: u8, const BW: usize>(m: M, w: &[u8], x: &[u8]) -> f32 {
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
+    let mut acc = _mm256_setzero_ps();
     for (wc, xc) in w.chunks(8 * BW).zip(x.chunks(8 * Q8_0_BYTES)) {
         let d = block_scales(wc, BW, xc);
-        let mut blocks = wc.chunks_exact(BW).zip(xc.chunks_exact(Q8_0_BYTES)).zip(d);
-        while let Some(((wb, xb), d)) = blocks.next() {
-            acc0 = q8_step::<M, KIND>(m, wb, xb, d, acc0);
-            let Some(((wb, xb), d)) = blocks.next() else { break };
-            acc1 = q8_step::<M, KIND>(m, wb, xb, d, acc1);
+        for ((wb, xb), d) in wc.chunks_exact(BW).zip(xc.chunks_exact(Q8_0_BYTES)).zip(d) {
+            acc = q8_step::<M, KIND>(m, wb, xb, d, acc);
         }
     }
-    hsum_ps(_mm256_add_ps(acc0, acc1))
+    hsum_ps(acc)
 }
 
 /// Q8_0 · Q8_0.
@@ -308,11 +307,39 @@ fn q8k_bsums(xb: &[u8]) -> __m256i {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn k4_mins(acc_m: __m128, mins_scales: __m256i, xb: &[u8], dmin: f32) -> __m128 {
+    _mm_fmadd_ps(
+        _mm_set1_ps(dmin),
+        _mm_cvtepi32_ps(k4_min_sums(mins_scales, xb)),
+        acc_m,
+    )
+}
+
+/// `m_2j·bsum32_2j + m_2j+1·bsum32_2j+1` in lane `j` (the min terms of the
+/// `j`-th 64 elements), exact.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn k4_min_sums(mins_scales: __m256i, xb: &[u8]) -> __m128i {
     let bs = q8k_bsums(xb);
     // Pairwise sums of 16-element sums: |·| ≤ 2·16·127, fits i16.
     let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
-    let prod = _mm_madd_epi16(_mm256_extracti128_si256::<1>(mins_scales), pairs);
-    _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m)
+    _mm_madd_epi16(_mm256_extracti128_si256::<1>(mins_scales), pairs)
+}
+
+/// Sum of the eight i32 lanes (exact: callers keep it below 2³¹).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn hsum_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    hsum_epi32_4(s)
+}
+
+/// Sum of the four i32 lanes.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn hsum_epi32_4(s: __m128i) -> i32 {
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
+    _mm_cvtsi128_si32(s)
 }
 
 /// Sub-block `i`'s scale (an i16 lane of `scales`) in every 16-bit lane.
@@ -323,25 +350,47 @@ fn scale_k4(scales: __m256i, i: usize) -> __m256i {
     _mm256_shuffle_epi8(scales, _mm256_set1_epi16(pick))
 }
 
-/// Q4_K · Q8_K: `d·Σ sc_j (q4·q8)_j − dmin·Σ m_j bsum_j` per super-block.
-/// `maddubs(q4, q8)` pairs are at most 2·15·128, exact in i16.
+/// Q4_K · Q8_K as llama.cpp's repacked gemv (see
+/// [`crate::dot::q4_k_q8_k`]): per super-block the exact integer
+/// `Σ sc_j (q4·q8)_j` and `Σ m_j bsum_j`, one FMA each into two float
+/// accumulators, `acc − acc_m` at the end. `maddubs(q4, q8)` pairs are at
+/// most 2·15·128, exact in i16; a super-block's sum stays below 2³¹.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn q4_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    q4_k_repacked::<M, false>(m, w, x)
+}
+
+/// Q4_K · Q8_K as llama.cpp's repacked gemm (the first `n - n % 4` rows
+/// of a batch): the FMAs of [`q4_k_q8_k`] once per 64 elements.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q4_k_q8_k_gemm<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    q4_k_repacked::<M, true>(m, w, x)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q4_k_repacked<M: Madd, const GEMM: bool>(m: M, w: &[u8], x: &[u8]) -> f32 {
     let m4 = _mm256_set1_epi8(0x0F);
-    let mut acc = _mm256_setzero_ps();
-    let mut acc_m = _mm_setzero_ps();
+    let (mut acc, mut acc_m) = (0.0f32, 0.0f32);
     for (wb, xb) in w.chunks_exact(144).zip(x.chunks_exact(Q8_K_BYTES)) {
         let yd = f32_at(xb, 0);
         let (dw, dminw) = f16x2_at(wb, 0);
-        let d = yd * dw;
-        let dmin = -yd * dminw;
+        let d = dw * yd;
+        let dmin = dminw * yd;
         let ms = k4_scales_mins(bytes(wb, 4));
-        acc_m = k4_mins(acc_m, ms, xb, dmin);
+        let mins = k4_min_sums(ms, xb);
         let sc128 = _mm256_castsi256_si128(ms);
         let scales = _mm256_set_m128i(sc128, sc128);
+        let mut min_lanes = [0i32; 4];
+        if GEMM {
+            // SAFETY: `min_lanes` is 16 writable bytes; `storeu` has no
+            // alignment requirement.
+            unsafe { _mm_storeu_si128(min_lanes.as_mut_ptr().cast(), mins) };
+        }
         let mut sumi = _mm256_setzero_si256();
-        for j in 0..4 {
+        for (j, min_j) in min_lanes.into_iter().enumerate() {
             let q4 = load32(bytes(wb, 16 + 32 * j));
             let lo = _mm256_and_si256(q4, m4);
             let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q4), m4);
@@ -349,10 +398,18 @@ pub(super) fn q4_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
             let ph = _mm256_maddubs_epi16(hi, load32(bytes(xb, 4 + 64 * j + 32)));
             sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j), pl);
             sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j + 1), ph);
+            if GEMM {
+                acc = (hsum_epi32(sumi) as f32).mul_add(d, acc);
+                acc_m = (min_j as f32).mul_add(dmin, acc_m);
+                sumi = _mm256_setzero_si256();
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        if !GEMM {
+            acc = (hsum_epi32(sumi) as f32).mul_add(d, acc);
+            acc_m = (hsum_epi32_4(mins) as f32).mul_add(dmin, acc_m);
+        }
     }
-    hsum_ps(acc) + hsum_ps4(acc_m)
+    acc - acc_m
 }
 
 /// Q5_K · Q8_K: Q4_K with a fifth bit; bits `2j` and `2j+1` of each `qh`
@@ -425,11 +482,29 @@ fn high2(h: __m256i, m3: __m256i) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn q6_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    q6_k_impl::<M, false>(m, w, x)
+}
+
+/// Q6_K · Q8_K as llama.cpp's tiled K-quant matmul (batches of 8 rows or
+/// more): per super-block the exact integer total of the eight lanes, times
+/// `d_w`, then `acc += · d_x` with one FMA.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q6_k_q8_k_tiled<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    q6_k_impl::<M, true>(m, w, x)
+}
+
+/// Per super-block `Σ sc (q6 − 32)·q8` in ggml's eight i32 lanes (lane `k`
+/// holds elements `4k..4k + 4` of every 32, minus its share `32·(sc·bsum)`
+/// of the offset); then ggml's `vec_dot` float steps, or the tiled ones.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6_k_impl<M: Madd, const TILED: bool>(m: M, w: &[u8], x: &[u8]) -> f32 {
     let m4 = _mm256_set1_epi8(0x0F);
     let m3 = _mm256_set1_epi8(0x03);
     let mut acc = _mm256_setzero_ps();
+    let mut acc_tiled = 0.0f32;
     for (wb, xb) in w.chunks_exact(210).zip(x.chunks_exact(Q8_K_BYTES)) {
-        let d = f16x2_at(wb, 206).1 * f32_at(xb, 0);
         let scales = load16(bytes(wb, 192));
         let offset = m.madd_i16(
             _mm256_setzero_si256(),
@@ -459,9 +534,18 @@ pub(super) fn q6_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
             }
         }
         let sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32::<5>(offset));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        let (dw, yd) = (f16x2_at(wb, 206).1, f32_at(xb, 0));
+        if TILED {
+            acc_tiled = (hsum_epi32(sumi) as f32 * dw).mul_add(yd, acc_tiled);
+        } else {
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * yd), _mm256_cvtepi32_ps(sumi), acc);
+        }
     }
-    hsum_ps(acc)
+    if TILED {
+        acc_tiled
+    } else {
+        hsum_ps(acc)
+    }
 }
 
 macro_rules! entry {
@@ -481,6 +565,20 @@ entry!(q5_0, q5_0_q8_0);
 entry!(q4_k, q4_k_q8_k);
 entry!(q5_k, q5_k_q8_k);
 entry!(q6_k, q6_k_q8_k);
+entry!(q4_k_gemm, q4_k_q8_k_gemm);
+entry!(q6_k_tiled, q6_k_q8_k_tiled);
+
+/// The AVX2 kernel for `ty` on one of llama.cpp's batch paths.
+pub(super) fn kernel_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::VecDotFn> {
+    use crate::dot::DotPath as P;
+    use gguf::GgmlType as T;
+    Avx2::detect()?;
+    match (ty, path) {
+        (T::Q4K, P::Gemm4) => Some(q4_k_gemm),
+        (T::Q6K, P::Tiled) => Some(q6_k_tiled),
+        _ => None,
+    }
+}
 
 /// The AVX2 kernel for a weight type, or `None` for types without one.
 pub(super) fn kernel(ty: gguf::GgmlType) -> Option<crate::dot::VecDotFn> {

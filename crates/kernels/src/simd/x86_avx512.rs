@@ -10,7 +10,9 @@
 
 use std::arch::x86_64::*;
 
-use super::x86_avx2::{q4_0_q8_0, q4_k_q8_k, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q8_0_q8_0, Madd};
+use super::x86_avx2::{
+    q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_q8_0, Madd,
+};
 
 /// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/VNNI.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +80,20 @@ entry!(q5_0, q5_0_q8_0);
 entry!(q4_k, q4_k_q8_k);
 entry!(q5_k, q5_k_q8_k);
 entry!(q6_k, q6_k_q8_k);
+entry!(q4_k_gemm, q4_k_q8_k_gemm);
+entry!(q6_k_tiled, q6_k_q8_k_tiled);
+
+/// The AVX-512 VNNI kernel for `ty` on one of llama.cpp's batch paths.
+pub(super) fn kernel_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::VecDotFn> {
+    use crate::dot::DotPath as P;
+    use gguf::GgmlType as T;
+    Vnni::detect()?;
+    match (ty, path) {
+        (T::Q4K, P::Gemm4) => Some(q4_k_gemm),
+        (T::Q6K, P::Tiled) => Some(q6_k_tiled),
+        _ => None,
+    }
+}
 
 /// The AVX-512 VNNI kernel for a weight type, or `None` for types without
 /// one or CPUs without the features.

@@ -46,9 +46,9 @@ fn attention_block(
 ) {
     let t = s.threads;
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
-    project(&l.wq, None, &s.xb, n_tok, &mut s.q, &mut s.act, t);
-    project(&l.wk, None, &s.xb, n_tok, &mut s.k, &mut s.act, t);
-    project(&l.wv, None, &s.xb, n_tok, &mut s.v, &mut s.act, t);
+    project(&l.wq, None, &s.xb, &s.seg_lens, &mut s.q, &mut s.act, t);
+    project(&l.wk, None, &s.xb, &s.seg_lens, &mut s.k, &mut s.act, t);
+    project(&l.wv, None, &s.xb, &s.seg_lens, &mut s.v, &mut s.act, t);
 
     // QK-norm: each head on its own, with one shared weight vector.
     if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
@@ -70,7 +70,7 @@ fn attention_block(
     };
     attention(c, il, segs, &s.q, 1.0, window, &s.scores, &mut s.att, s.threads);
 
-    project(&l.wo, None, &s.att, n_tok, &mut s.proj, &mut s.act, t);
+    project(&l.wo, None, &s.att, &s.seg_lens, &mut s.proj, &mut s.act, t);
     if let Some(pn) = &l.post_attn_norm {
         norm_rows(&mut s.proj, n_tok, c.n_embd, pn, c.rms_eps);
     }
@@ -81,10 +81,18 @@ fn attention_block(
 fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     let t = s.threads;
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
-    project(&l.ffn_gate, None, &s.xb, n_tok, &mut s.gate, &mut s.act, t);
-    project(&l.ffn_up, None, &s.xb, n_tok, &mut s.up, &mut s.act, t);
+    project(&l.ffn_gate, None, &s.xb, &s.seg_lens, &mut s.gate, &mut s.act, t);
+    project(&l.ffn_up, None, &s.xb, &s.seg_lens, &mut s.up, &mut s.act, t);
     ops::gated(&mut s.gate[..n_tok * c.n_ff], &s.up[..n_tok * c.n_ff], ops::gelu);
-    project(&l.ffn_down, None, &s.gate, n_tok, &mut s.proj, &mut s.act, t);
+    project(
+        &l.ffn_down,
+        None,
+        &s.gate,
+        &s.seg_lens,
+        &mut s.proj,
+        &mut s.act,
+        t,
+    );
     if let Some(pn) = &l.post_ffn_norm {
         norm_rows(&mut s.proj, n_tok, c.n_embd, pn, c.rms_eps);
     }

@@ -42,9 +42,33 @@ fn attention_block(
 ) {
     let t = s.threads;
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
-    project(&l.wq, l.bq.as_deref(), &s.xb, n_tok, &mut s.q, &mut s.act, t);
-    project(&l.wk, l.bk.as_deref(), &s.xb, n_tok, &mut s.k, &mut s.act, t);
-    project(&l.wv, l.bv.as_deref(), &s.xb, n_tok, &mut s.v, &mut s.act, t);
+    project(
+        &l.wq,
+        l.bq.as_deref(),
+        &s.xb,
+        &s.seg_lens,
+        &mut s.q,
+        &mut s.act,
+        t,
+    );
+    project(
+        &l.wk,
+        l.bk.as_deref(),
+        &s.xb,
+        &s.seg_lens,
+        &mut s.k,
+        &mut s.act,
+        t,
+    );
+    project(
+        &l.wv,
+        l.bv.as_deref(),
+        &s.xb,
+        &s.seg_lens,
+        &mut s.v,
+        &mut s.act,
+        t,
+    );
 
     let (base, freq_scale) = c.rope_for_layer(il);
     rope_rows(c, &mut s.q, segs, c.n_head, base, freq_scale);
@@ -63,7 +87,7 @@ fn attention_block(
         s.threads,
     );
 
-    project(&l.wo, None, &s.att, n_tok, &mut s.proj, &mut s.act, t);
+    project(&l.wo, None, &s.att, &s.seg_lens, &mut s.proj, &mut s.act, t);
     ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
 }
 
@@ -71,9 +95,17 @@ fn attention_block(
 fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     let t = s.threads;
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
-    project(&l.ffn_gate, None, &s.xb, n_tok, &mut s.gate, &mut s.act, t);
-    project(&l.ffn_up, None, &s.xb, n_tok, &mut s.up, &mut s.act, t);
+    project(&l.ffn_gate, None, &s.xb, &s.seg_lens, &mut s.gate, &mut s.act, t);
+    project(&l.ffn_up, None, &s.xb, &s.seg_lens, &mut s.up, &mut s.act, t);
     ops::gated(&mut s.gate[..n_tok * c.n_ff], &s.up[..n_tok * c.n_ff], ops::silu);
-    project(&l.ffn_down, None, &s.gate, n_tok, &mut s.proj, &mut s.act, t);
+    project(
+        &l.ffn_down,
+        None,
+        &s.gate,
+        &s.seg_lens,
+        &mut s.proj,
+        &mut s.act,
+        t,
+    );
     ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
 }

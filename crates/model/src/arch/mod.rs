@@ -11,7 +11,7 @@ pub mod qwen2;
 
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
-use kernels::matmul::{matmul, Matrix};
+use kernels::matmul::{matmul_batches, Matrix};
 use kernels::ops;
 
 use crate::config::Config;
@@ -57,6 +57,9 @@ pub struct Scratch {
     pub(crate) logits: Vec<f32>,
     /// Activations converted for the integer dot products.
     pub(crate) act: Vec<u8>,
+    /// Tokens of each non-empty segment of the current step: the batches
+    /// whose sizes pick llama.cpp's kernels ([`kernels::matmul::matmul_batches`]).
+    pub(crate) seg_lens: Vec<usize>,
 }
 
 impl Scratch {
@@ -97,7 +100,15 @@ impl Scratch {
             out_rows: vec![0.0; n_outputs * c.n_embd],
             logits: vec![0.0; n_outputs * c.n_vocab],
             act: vec![0; act],
+            seg_lens: Vec::with_capacity(n_batch),
         }
+    }
+
+    /// Records the segments of the step about to run (see [`Scratch::seg_lens`]).
+    pub(crate) fn set_segments(&mut self, segs: &[Segment<'_>]) {
+        self.seg_lens.clear();
+        self.seg_lens
+            .extend(segs.iter().map(|g| g.tokens.len()).filter(|&n| n > 0));
     }
 
     /// Largest batch one forward step takes.
@@ -119,17 +130,20 @@ pub(crate) fn embed(w: &Matrix<'_>, segs: &[Segment<'_>], x: &mut [f32], n_embd:
     }
 }
 
-/// `out = x · Wᵀ (+ bias)` over `n_tok` rows.
+/// `out = x · Wᵀ (+ bias)` over the rows of the segments (`seg_lens`
+/// tokens each), each segment rounded as llama.cpp rounds a batch of its
+/// size.
 pub(crate) fn project(
     w: &Matrix<'_>,
     bias: Option<&[f32]>,
     x: &[f32],
-    n_tok: usize,
+    seg_lens: &[usize],
     out: &mut [f32],
     act: &mut [u8],
     threads: usize,
 ) {
-    matmul(w, x, n_tok, out, act, threads);
+    let n_tok = seg_lens.iter().sum();
+    matmul_batches(w, x, n_tok, seg_lens, out, act, threads);
     if let Some(b) = bias {
         for row in out[..n_tok * w.rows].chunks_exact_mut(w.rows) {
             ops::add_assign(row, b);
@@ -191,6 +205,12 @@ pub(crate) fn store_kv(c: &Config, il: usize, segs: &mut [Segment<'_>], k: &[f32
     }
 }
 
+/// The SIMD lanes llama.cpp's CPU backend (AVX-512) sums attention scores
+/// and outputs in: llamafile's tinyBLAS f16 matmul (16 lanes) when a step
+/// has several tokens, `ggml_vec_dot_f16` (4 × 16 lanes) for one token.
+const BATCH_LANES: usize = 16;
+const SINGLE_LANES: usize = 64;
+
 /// Keys (or values) converted to f32 at a time in [`attention`].
 const KV_TILE: usize = 32;
 /// Query rows (tokens × heads sharing a KV head) one attention task handles.
@@ -208,6 +228,9 @@ struct AttnSlot {
     scores: Vec<f32>,
     /// A tile of keys or values widened to f32 `[KV_TILE][head_dim]`.
     kv: Vec<f32>,
+    /// Per row, the partial output sums of each SIMD lane llama.cpp sums
+    /// in (see [`attend_block`]) `[rows][lanes][head_dim_v]`.
+    lanes: Vec<f32>,
 }
 
 /// Buffers for [`attention`]: one slot per thread, allocated once with the
@@ -235,6 +258,7 @@ impl AttnWorkspace {
                     qh: vec![0.0; rows * c.head_dim_k],
                     scores: vec![0.0; rows * n_ctx],
                     kv: vec![0.0; KV_TILE * c.head_dim_k.max(c.head_dim_v)],
+                    lanes: vec![0.0; (rows * BATCH_LANES).max(group * SINGLE_LANES) * c.head_dim_v],
                 })
             })
             .collect();
@@ -273,9 +297,8 @@ impl AttnWorkspace {
 /// Blocks of query tokens run as tasks on the thread pool. A task takes the
 /// query heads of one KV head for all its tokens together, and walks the
 /// keys (then values) in tiles widened to f32 once per tile, so each cached
-/// row is converted once per task rather than once per query. Each `q·k` is
-/// [`ops::dot`] (16 lane accumulators, not a left-to-right sum); each output
-/// element still sums `p_j · v_j` over the keys in order, as before.
+/// row is converted once per task rather than once per query. Sums follow
+/// llama.cpp's lanes (`lanes`, see [`attend_block`]).
 #[allow(clippy::too_many_arguments)]
 fn attention_seq(
     c: &Config,
@@ -286,6 +309,7 @@ fn attention_seq(
     pos0: usize,
     kq_scale: f32,
     window: Option<usize>,
+    lanes: usize,
     ws: &AttnWorkspace,
     out: &mut [f32],
     threads: usize,
@@ -300,7 +324,9 @@ fn attention_seq(
             let t0 = task * tokens;
             let nt = o.len() / row_out;
             for kvh in 0..c.n_head_kv {
-                attend_block(c, il, cache, q, t0, nt, pos0, kq_scale, window, kvh, &mut slot, o);
+                attend_block(
+                    c, il, cache, q, t0, nt, pos0, kq_scale, window, lanes, kvh, &mut slot, o,
+                );
             }
         },
     );
@@ -323,6 +349,9 @@ pub(crate) fn attention(
     threads: usize,
 ) {
     let row_out = c.n_head * c.head_dim_v;
+    // llama.cpp's path depends on the tokens of the batch: each segment is
+    // computed as llama.cpp computes a batch of its size.
+    let lanes = |n: usize| if n > 1 { BATCH_LANES } else { SINGLE_LANES };
     if segs.len() > 1 && segs.iter().all(|g| g.tokens.len() == 1) {
         kernels::pool::global(threads).for_each_chunk_mut(
             &mut out[..segs.len() * row_out],
@@ -333,7 +362,19 @@ pub(crate) fn attention(
                 let qt = &q[t * c.q_dim()..(t + 1) * c.q_dim()];
                 for kvh in 0..c.n_head_kv {
                     attend_block(
-                        c, il, g.cache, qt, 0, 1, g.pos0, kq_scale, window, kvh, &mut slot, o,
+                        c,
+                        il,
+                        g.cache,
+                        qt,
+                        0,
+                        1,
+                        g.pos0,
+                        kq_scale,
+                        window,
+                        SINGLE_LANES,
+                        kvh,
+                        &mut slot,
+                        o,
                     );
                 }
             },
@@ -352,6 +393,7 @@ pub(crate) fn attention(
             g.pos0,
             kq_scale,
             window,
+            lanes(n),
             ws,
             &mut out[row * row_out..],
             threads,
@@ -361,7 +403,13 @@ pub(crate) fn attention(
 }
 
 /// Attention of the query heads of KV head `kvh` for tokens `t0..t0 + nt`
-/// into `o` (the output rows of those tokens).
+/// into `o` (the output rows of those tokens), in llama.cpp's arithmetic
+/// (bit for bit on AVX-512 machines): each `q·k` and each output element
+/// `Σ_j p_j v_j` is summed in `lanes` accumulators, lane `k` taking the KV
+/// cells `j ≡ k (mod lanes)` in order, reduced pairwise at the end (16 for
+/// a step of several tokens, 64 for one: see [`BATCH_LANES`]); the softmax
+/// is [`ops::softmax_from`]. Products of f16 values are exact in f32, so
+/// these sums equal llama.cpp's FMAs.
 #[allow(clippy::too_many_arguments)]
 fn attend_block(
     c: &Config,
@@ -373,6 +421,7 @@ fn attend_block(
     pos0: usize,
     kq_scale: f32,
     window: Option<usize>,
+    lanes: usize,
     kvh: usize,
     slot: &mut AttnSlot,
     o: &mut [f32],
@@ -389,7 +438,17 @@ fn attend_block(
         let pos = pos0 + t0 + r / group;
         (first(pos), pos)
     };
-    let AttnSlot { qh, scores, kv } = slot;
+    let AttnSlot {
+        qh,
+        scores,
+        kv,
+        lanes: lane_acc,
+    } = slot;
+    let dot = if lanes == SINGLE_LANES {
+        ops::dot_f16_vec
+    } else {
+        ops::dot
+    };
 
     for r in 0..rows {
         let h = kvh * group + r % group;
@@ -412,26 +471,24 @@ fn attend_block(
             let qr = &qh[r * hk..(r + 1) * hk];
             let sc = &mut scores[r * span..(r + 1) * span];
             for j in a.max(j0)..(b + 1).min(j1) {
-                sc[j - lo] = ops::dot(qr, &kv[(j - j0) * hk..(j - j0 + 1) * hk]) * kq_scale;
+                sc[j - lo] = dot(qr, &kv[(j - j0) * hk..(j - j0 + 1) * hk]) * kq_scale;
             }
         }
     }
     for r in 0..rows {
         let (a, b) = range(r);
         let p = &mut scores[r * span + a - lo..=r * span + b - lo];
-        ops::softmax(p);
+        ops::softmax_from(p, a);
         ops::round_to_f16(p);
     }
 
-    // Outputs, a tile of values at a time; each output element sums over
-    // the keys in order.
+    // Outputs, a tile of values at a time, into each row's lane sums.
     let out_row = |r: usize| {
         let h = kvh * group + r % group;
         ((r / group) * c.n_head + h) * hv
     };
-    for r in 0..rows {
-        o[out_row(r)..out_row(r) + hv].fill(0.0);
-    }
+    let lane_acc = &mut lane_acc[..rows * lanes * hv];
+    lane_acc.fill(0.0);
     for j0 in (lo..=hi).step_by(KV_TILE) {
         let j1 = (j0 + KV_TILE).min(hi + 1);
         for j in j0..j1 {
@@ -440,15 +497,21 @@ fn attend_block(
         }
         for r in 0..rows {
             let (a, b) = range(r);
-            let or = &mut o[out_row(r)..out_row(r) + hv];
+            let acc = &mut lane_acc[r * lanes * hv..(r + 1) * lanes * hv];
             for j in a.max(j0)..(b + 1).min(j1) {
+                let k = j % lanes;
                 ops::axpy(
-                    or,
+                    &mut acc[k * hv..(k + 1) * hv],
                     scores[r * span + j - lo],
                     &kv[(j - j0) * hv..(j - j0 + 1) * hv],
                 );
             }
         }
+    }
+    for r in 0..rows {
+        let acc = &mut lane_acc[r * lanes * hv..(r + 1) * lanes * hv];
+        ops::reduce_lanes(acc, lanes, hv);
+        o[out_row(r)..out_row(r) + hv].copy_from_slice(&acc[..hv]);
     }
 }
 
@@ -460,10 +523,13 @@ pub(crate) fn output_head(c: &Config, w: &Weights<'_>, s: &mut Scratch, outputs:
         s.out_rows[i * n..(i + 1) * n].copy_from_slice(&s.x[t * n..(t + 1) * n]);
     }
     norm_rows(&mut s.out_rows, outputs.len(), n, &w.output_norm, c.rms_eps);
-    matmul(
+    // Each output row alone, as llama.cpp computes the one output row of
+    // a sequence's step.
+    matmul_batches(
         &w.output,
         &s.out_rows,
         outputs.len(),
+        &[],
         &mut s.logits,
         &mut s.act,
         s.threads,
@@ -514,8 +580,9 @@ mod tests {
             .collect()
     }
 
-    /// The straightforward per-(token, head) loop, with the same `q·k`
-    /// summation order ([`ops::dot`]) as the tiled version.
+    /// The straightforward per-(token, head) loop, with llama.cpp's sums
+    /// written out: `q·k` and `Σ p_j v_j` in `lanes` lane sums by KV cell,
+    /// reduced pairwise.
     #[allow(clippy::too_many_arguments)]
     fn reference(
         c: &Config,
@@ -526,8 +593,23 @@ mod tests {
         pos0: usize,
         kq_scale: f32,
         window: Option<usize>,
+        lanes: usize,
         out: &mut [f32],
     ) {
+        let lane_sum = |terms: &mut dyn Iterator<Item = (usize, f32)>| {
+            let mut acc = vec![0.0f32; lanes];
+            for (j, t) in terms {
+                acc[j % lanes] += t;
+            }
+            let mut w = lanes / 2;
+            while w >= 1 {
+                for k in 0..w {
+                    acc[k] += acc[k + w];
+                }
+                w /= 2;
+            }
+            acc[0]
+        };
         let (hk, hv) = (c.head_dim_k, c.head_dim_v);
         let group = c.n_head / c.n_head_kv;
         let mut qh = vec![0.0f32; hk];
@@ -547,18 +629,21 @@ mod tests {
                         for (d, s) in key.iter_mut().zip(k) {
                             *d = s.to_f32();
                         }
-                        ops::dot(&qh, &key) * kq_scale
+                        let score = if lanes == SINGLE_LANES {
+                            ops::dot_f16_vec(&qh, &key)
+                        } else {
+                            ops::dot(&qh, &key)
+                        };
+                        score * kq_scale
                     })
                     .collect();
-                ops::softmax(&mut sc);
+                ops::softmax_from(&mut sc, first);
                 let o = &mut out[(t * c.n_head + h) * hv..(t * c.n_head + h + 1) * hv];
-                o.fill(0.0);
-                for (j, &p) in (first..=pos).zip(&sc) {
-                    let p = f16::from_f32(p).to_f32();
-                    let val = &cache.value(il, j)[kvh * hv..(kvh + 1) * hv];
-                    for (od, &vd) in o.iter_mut().zip(val) {
-                        *od += p * vd.to_f32();
-                    }
+                for (d, od) in o.iter_mut().enumerate() {
+                    *od = lane_sum(&mut (first..=pos).zip(&sc).map(|(j, &p)| {
+                        let p = f16::from_f32(p).to_f32();
+                        (j, p * cache.value(il, j)[kvh * hv + d].to_f32())
+                    }));
                 }
             }
         }
@@ -584,14 +669,21 @@ mod tests {
             ] {
                 let ws = AttnWorkspace::new(&c, n_batch, n_ctx, 2);
                 let q = values(n_tok * c.q_dim(), 77 + n_tok as u32);
-                let mut got = vec![f32::NAN; n_tok * n_head * hv];
-                let mut want = vec![0.0f32; n_tok * n_head * hv];
-                attention_seq(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, &ws, &mut got, 2);
-                reference(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, &mut want);
-                assert_eq!(
-                    got, want,
-                    "heads {n_head}/{n_head_kv}, pos0 {pos0}, window {window:?}"
-                );
+                for lanes in [BATCH_LANES, SINGLE_LANES] {
+                    if lanes == SINGLE_LANES && n_tok > 1 {
+                        continue;
+                    }
+                    let mut got = vec![f32::NAN; n_tok * n_head * hv];
+                    let mut want = vec![0.0f32; n_tok * n_head * hv];
+                    attention_seq(
+                        &c, 1, &cache, &q, n_tok, pos0, 0.3, window, lanes, &ws, &mut got, 2,
+                    );
+                    reference(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, lanes, &mut want);
+                    assert_eq!(
+                        got, want,
+                        "heads {n_head}/{n_head_kv}, pos0 {pos0}, window {window:?}, lanes {lanes}"
+                    );
+                }
             }
         }
     }
