@@ -27,7 +27,8 @@ figures = []
 
 
 def sobre_bin():
-    path = Path(os.environ.get("SOBRE_BIN", ROOT / "target/release/sobre"))
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    path = Path(os.environ.get("SOBRE_BIN", target / "release/sobre"))
     if not path.is_file():
         pytest.fail(f"{path} is missing: cargo build --release -p sobre")
     return path
