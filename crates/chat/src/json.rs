@@ -32,9 +32,35 @@ impl Formatter for PythonCompact {
     }
 }
 
-/// Serializes `value` as `json.dumps(value, ensure_ascii=False, indent=indent)`.
-pub(crate) fn dumps(value: &serde_json::Value, indent: Option<usize>) -> Result<String, serde_json::Error> {
-    let mut out = Vec::new();
+/// A buffer that refuses to grow past `max` bytes.
+struct Capped {
+    out: Vec<u8>,
+    max: usize,
+}
+
+impl io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.out.len().saturating_add(buf.len()) > self.max {
+            return Err(io::Error::other(format!("output longer than {} bytes", self.max)));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes `value` as `json.dumps(value, ensure_ascii=False, indent=indent)`,
+/// failing once the text would pass `max` bytes (indented output grows as
+/// the square of the nesting depth).
+pub(crate) fn dumps(
+    value: &serde_json::Value,
+    indent: Option<usize>,
+    max: usize,
+) -> Result<String, serde_json::Error> {
+    let mut out = Capped { out: Vec::new(), max };
     match indent {
         None => {
             let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonCompact);
@@ -53,7 +79,7 @@ pub(crate) fn dumps(value: &serde_json::Value, indent: Option<usize>) -> Result<
             serde::Serialize::serialize(value, &mut ser)?;
         }
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(String::from_utf8_lossy(&out.out).into_owned())
 }
 
 #[cfg(test)]
@@ -66,9 +92,13 @@ mod tests {
         let v = json!({"name": "get_weather", "args": [1, "é", {"a": null}], "html": "<b>"});
         // json.dumps(v, ensure_ascii=False) in Python (keys keep insertion order).
         assert_eq!(
-            dumps(&v, None).unwrap(),
+            dumps(&v, None, usize::MAX).unwrap(),
             r#"{"name": "get_weather", "args": [1, "é", {"a": null}], "html": "<b>"}"#
         );
-        assert_eq!(dumps(&json!([1, 2]), Some(2)).unwrap(), "[\n  1,\n  2\n]");
+        assert_eq!(
+            dumps(&json!([1, 2]), Some(2), usize::MAX).unwrap(),
+            "[\n  1,\n  2\n]"
+        );
+        assert!(dumps(&json!([[[[1]]]]), Some(16), 40).is_err());
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! Templates come from the GGUF file (`tokenizer.chat_template`), so they
 //! are hostile input: they run in a sandbox with no loader (no `include`, no
-//! filesystem), a fuel budget that bounds their running time, and a recursion
-//! limit. A model without a template gets a built-in format for its
-//! architecture. Templates sent in requests are never used.
+//! filesystem), a fuel budget that bounds their running time and the data
+//! they create, a recursion limit, limits on their size, and on a thread of
+//! their own whose stack deep nesting cannot overflow. A model without a
+//! template gets a built-in format for its architecture. Templates sent in
+//! requests are never used.
 
 mod builtin;
 mod error;

@@ -108,36 +108,3 @@ fn bad_messages_are_named() {
         "<|im_start|>user\nab<|im_end|>\n"
     );
 }
-
-/// Templates are hostile input: each of these must fail or finish quickly,
-/// without touching the filesystem or leaking internals.
-#[test]
-fn hostile_templates_are_contained() {
-    let msgs = serde_json::json!([{"role": "user", "content": "x"}]);
-    let opts = RenderOptions::default();
-    let nested_parens = format!("{}1{}", "{{ (".repeat(200), ") }}".repeat(200));
-    let nested_ifs = format!("{}x{}", "{% if true %}".repeat(300), "{% endif %}".repeat(300));
-    let cases = [
-        "{{ ''.__class__.__mro__ }}",
-        "{{ lipsum.__globals__ }}",
-        "{% include '/etc/passwd' %}",
-        "{% import '/etc/passwd' as p %}",
-        "{% extends '/etc/passwd' %}",
-        "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
-        "{{ 'a' * 10**10 }}",
-        "{% for i in range(100000000) %}{{ i }}{% endfor %}",
-        "{% for a in range(10000) %}{% for b in range(10000) %}x{% endfor %}{% endfor %}",
-        nested_parens.as_str(),
-        nested_ifs.as_str(),
-    ];
-    for src in cases {
-        let start = std::time::Instant::now();
-        let out = ChatTemplate::new(src).and_then(|t| t.render(&msgs, &opts));
-        let elapsed = start.elapsed();
-        assert!(elapsed.as_secs_f64() < 2.0, "{src:.60}: took {elapsed:?}");
-        if let Ok(text) = &out {
-            assert!(!text.contains("root:"), "{src:.60}: leaked a file");
-            assert!(!text.contains("__"), "{src:.60}: leaked internals: {text:.80}");
-        }
-    }
-}

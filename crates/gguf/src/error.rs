@@ -95,6 +95,14 @@ pub enum GgufError {
         prev_end: u64,
     },
 
+    /// `offset` is relative to the data section, whose start is added too.
+    #[error("tensor {tensor:?}: data offset {offset} plus {n_bytes} bytes runs past the largest 64-bit file offset")]
+    OffsetOverflow {
+        tensor: String,
+        offset: u64,
+        n_bytes: u64,
+    },
+
     #[error("tensor name {tensor:?} appears twice")]
     DuplicateTensor { tensor: String },
 

@@ -154,8 +154,12 @@ impl GgufFile {
         Ok(&self.bytes.as_slice()[start as usize..end as usize])
     }
 
-    /// Total number of weights over all tensors.
+    /// Total number of weights over all tensors (saturating: a header can
+    /// declare tensors whose element counts add up past `u64::MAX`).
     pub fn n_params(&self) -> u64 {
-        self.header.tensors.iter().map(|t| t.n_elements).sum()
+        self.header
+            .tensors
+            .iter()
+            .fold(0u64, |acc, t| acc.saturating_add(t.n_elements))
     }
 }

@@ -98,8 +98,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Header> {
         prev_end = info
             .offset
             .checked_add(info.n_bytes)
-            .ok_or_else(|| GgufError::Overflow {
+            .ok_or_else(|| GgufError::OffsetOverflow {
                 tensor: info.name.clone(),
+                offset: info.offset,
+                n_bytes: info.n_bytes,
             })?;
         tensors.push(info);
     }
@@ -110,11 +112,15 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Header> {
         .ok_or(GgufError::BadAlignment { value: alignment })?;
     // The data section's extent is checked per tensor when it is read, so a
     // file whose weights were cut off still yields its header.
-    data_offset
-        .checked_add(prev_end)
-        .ok_or_else(|| GgufError::Overflow {
-            tensor: tensors.last().map(|t| t.name.clone()).unwrap_or_default(),
-        })?;
+    if data_offset.checked_add(prev_end).is_none() {
+        // Only reachable with at least one tensor: prev_end is 0 otherwise.
+        let last = tensors.last();
+        return Err(GgufError::OffsetOverflow {
+            tensor: last.map(|t| t.name.clone()).unwrap_or_default(),
+            offset: last.map_or(0, |t| t.offset),
+            n_bytes: last.map_or(0, |t| t.n_bytes),
+        });
+    }
 
     Ok(Header {
         version,

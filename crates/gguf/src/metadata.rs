@@ -1,5 +1,6 @@
 //! Typed metadata values and the key/value table.
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// The type tag of a metadata value, with its GGUF id.
@@ -204,9 +205,12 @@ impl Value {
 }
 
 /// The key/value table in file order. Keys are unique (checked on parse).
+/// An index by key keeps lookups and inserts O(1): a hostile file may hold
+/// millions of keys, and a linear search per key made parsing quadratic.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metadata {
     entries: Vec<(String, Value)>,
+    index: HashMap<String, usize>,
 }
 
 impl Metadata {
@@ -217,14 +221,17 @@ impl Metadata {
     /// Inserts or replaces `key`.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) {
         let key = key.into();
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.entries.push((key, value)),
+        match self.index.get(&key) {
+            Some(&i) => self.entries[i].1 = value,
+            None => {
+                self.index.insert(key.clone(), self.entries.len());
+                self.entries.push((key, value));
+            }
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.index.get(key).map(|&i| &self.entries[i].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {

@@ -307,7 +307,7 @@ fn offset_near_u64_max_overflows_cleanly() {
     let off = u64::MAX - 31;
     let mut raw = Raw::header(3, 1, 0);
     raw.tensor("t", &[64], 0, off).pad(32);
-    assert!(matches!(err(&raw), GgufError::Overflow { .. }));
+    assert!(matches!(err(&raw), GgufError::OffsetOverflow { .. }));
 }
 
 #[test]

@@ -141,6 +141,19 @@ impl Config {
                 reason: format!("{n_rot} must be even and at most the head size {head_dim_k}"),
             });
         }
+        // The widths of all heads together (`q_dim()`...) must not overflow:
+        // the forward pass and the weight checks multiply them unchecked.
+        for (what, heads, dim) in [
+            ("attention.key_length", n_head, head_dim_k),
+            ("attention.value_length", n_head, head_dim_v),
+        ] {
+            if heads.checked_mul(dim).is_none_or(|w| w > u32::MAX as usize) {
+                return Err(ModelError::BadKey {
+                    key: key(what),
+                    reason: format!("{dim} per head times {heads} heads overflows"),
+                });
+            }
+        }
         let rope_base = get_f32(md, &key("rope.freq_base"))?.unwrap_or(10_000.0);
         let rope_freq_scale = match md.get_str(&key("rope.scaling.type")) {
             None | Some("none") => 1.0,

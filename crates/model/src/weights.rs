@@ -95,6 +95,19 @@ impl<'a> Weights<'a> {
     /// `config.n_vocab` from the embedding's row count.
     pub fn load(file: &'a GgufFile, config: &mut Config) -> Result<Weights<'a>> {
         let c = config.clone();
+        // Every layer has tensors of its own: a block count beyond the tensor
+        // count is a lie, and must not size an allocation (a `block_count` of
+        // 2^32 - 1 asked for 2.4 TB below and aborted the process).
+        if c.n_layer > file.tensors().len() {
+            return Err(ModelError::BadKey {
+                key: format!("{}.block_count", c.arch.name()),
+                reason: format!(
+                    "{} layers, but the file holds only {} tensors",
+                    c.n_layer,
+                    file.tensors().len()
+                ),
+            });
+        }
         let embd = file
             .tensor("token_embd.weight")
             .ok_or_else(|| ModelError::MissingTensor {

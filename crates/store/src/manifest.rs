@@ -120,9 +120,11 @@ pub(crate) fn sync_dir(dir: &Path) {
     }
 }
 
-/// Where a blob with this (validated) digest lives, relative to the root.
-pub(crate) fn blob_rel(sha256: &str) -> PathBuf {
-    Path::new("blobs").join(format!("sha256-{sha256}"))
+/// Where the blob with this digest lives, relative to the root. The digest
+/// is checked here, where the path is built, whatever the caller checked.
+pub(crate) fn blob_rel(sha256: &str) -> Result<PathBuf> {
+    validate_digest(sha256)?;
+    Ok(Path::new("blobs").join(format!("sha256-{sha256}")))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::alias::Alias;
 use crate::error::{io_path, Result, StoreError};
 use crate::fetch::{agent, copy_into, download, sha256_file_bar, Fetched};
 use crate::manifest::{blob_rel, sync_dir, Entry, Manifest};
-use crate::name::{parse_digest, validate_name};
+use crate::name::{parse_digest, validate_digest, validate_name};
 use crate::pypi::fetch_pypi;
 use crate::source::{HfRef, Source};
 use crate::summary::Summary;
@@ -145,9 +145,10 @@ impl Store {
         self.root.join("tmp")
     }
 
-    /// The file holding the blob with this (validated) digest.
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.root.join(blob_rel(sha256))
+    /// The file holding the blob with this digest; anything but 64 lowercase
+    /// hexadecimal digits is refused before a path is built.
+    pub fn blob_path(&self, sha256: &str) -> Result<PathBuf> {
+        Ok(self.root.join(blob_rel(sha256)?))
     }
 
     pub fn manifest(&self) -> Result<Manifest> {
@@ -183,26 +184,33 @@ impl Store {
         if path.exists() {
             return Ok(path.to_path_buf());
         }
-        let not_found = || StoreError::NotFound {
-            name: name_or_path.to_string(),
-        };
-        validate_name(name_or_path).map_err(|_| not_found())?;
-        let manifest = self.manifest()?;
-        match manifest.models.get(name_or_path) {
+        if validate_name(name_or_path).is_err() {
+            return Err(StoreError::NotFound {
+                name: name_or_path.to_string(),
+            });
+        }
+        self.resolve_name(name_or_path)
+    }
+
+    /// A store name (or a pulled alias) to its file; never a path on disk,
+    /// whatever exists there. For names that come from the network (an API
+    /// request's `model`), where [`Store::resolve`] would let a client open,
+    /// or probe for, any file the server can read.
+    pub fn resolve_name(&self, name: &str) -> Result<PathBuf> {
+        validate_name(name)?;
+        match self.manifest()?.models.get(name) {
             Some(entry) => {
-                let blob = self.blob_path(&entry.sha256);
+                let blob = self.blob_path(&entry.sha256)?;
                 if blob.is_file() {
                     Ok(blob)
                 } else {
-                    Err(StoreError::NotPulled {
-                        name: name_or_path.to_string(),
-                    })
+                    Err(StoreError::NotPulled { name: name.into() })
                 }
             }
-            None if crate::alias::find_alias(name_or_path).is_some() => Err(StoreError::NotPulled {
-                name: name_or_path.to_string(),
-            }),
-            None => Err(not_found()),
+            None if crate::alias::find_alias(name).is_some() => {
+                Err(StoreError::NotPulled { name: name.into() })
+            }
+            None => Err(StoreError::NotFound { name: name.into() }),
         }
     }
 
@@ -224,16 +232,17 @@ impl Store {
 
     /// All models, by name.
     pub fn list(&self) -> Result<Vec<Listed>> {
-        Ok(self
-            .manifest()?
+        self.manifest()?
             .models
             .into_iter()
-            .map(|(name, entry)| Listed {
-                path: self.blob_path(&entry.sha256),
-                name,
-                entry,
+            .map(|(name, entry)| {
+                Ok(Listed {
+                    path: self.blob_path(&entry.sha256)?,
+                    name,
+                    entry,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Removes `name` from the manifest, and its file when no other name
@@ -253,7 +262,7 @@ impl Store {
         fs::create_dir_all(self.tmp_dir()).map_err(io_path("creating", &self.tmp_dir()))?;
         manifest.save(&self.manifest_path(), &self.tmp_dir())?;
         if !manifest.references(&entry.sha256, None) {
-            let blob = self.blob_path(&entry.sha256);
+            let blob = self.blob_path(&entry.sha256)?;
             match fs::remove_file(&blob) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(io_path("removing", &blob)(e))
@@ -320,7 +329,7 @@ impl Store {
 
         // Already here (under this or another name)? Verify and record.
         if let Some(sha) = &expected {
-            let blob = self.blob_path(sha);
+            let blob = self.blob_path(sha)?;
             if blob.is_file() {
                 let have = sha256_file_bar(&blob, &format!("verifying {name}"), opts.quiet)?;
                 if &have.sha256 == sha {
@@ -336,6 +345,7 @@ impl Store {
                 .map(|b| format!("{b:02x}"))
                 .collect()
         });
+        validate_digest(&key)?;
         let partial = self.tmp_dir().join(format!("{key}.partial"));
         let fetched = self.fetch(&source, &partial, opts, expected.as_deref())?;
         if let Some(sha) = &expected {
@@ -434,7 +444,7 @@ impl Store {
     ) -> Result<Pulled> {
         self.ensure_dirs()?;
         let _lock = self.lock()?;
-        let blob = self.blob_path(&fetched.sha256);
+        let blob = self.blob_path(&fetched.sha256)?;
         if let Some(partial) = partial {
             if blob.is_file() {
                 fs::remove_file(partial).map_err(io_path("removing", partial))?;
@@ -450,7 +460,7 @@ impl Store {
             sha256: fetched.sha256.clone(),
             bytes: fetched.bytes,
             source: source.to_string(),
-            file: blob_rel(&fetched.sha256).display().to_string(),
+            file: blob_rel(&fetched.sha256)?.display().to_string(),
             pulled_at: now_rfc3339(),
             architecture: summary.as_ref().and_then(|s| s.architecture.clone()),
             quantization: summary.and_then(|s| s.quantization),
@@ -460,7 +470,9 @@ impl Store {
         manifest.save(&self.manifest_path(), &self.tmp_dir())?;
         if let Some(old) = old {
             if old.sha256 != entry.sha256 && !manifest.references(&old.sha256, None) {
-                let _ = fs::remove_file(self.blob_path(&old.sha256));
+                if let Ok(blob) = self.blob_path(&old.sha256) {
+                    let _ = fs::remove_file(blob);
+                }
             }
         }
         Ok(Pulled {

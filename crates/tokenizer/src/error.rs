@@ -8,9 +8,11 @@ pub enum TokenizerError {
     MissingKey(&'static str),
     #[error("metadata key `{key}` has the wrong type: {detail}")]
     BadKey { key: &'static str, detail: String },
-    #[error("tokenizer model `{0}` is not supported (supported: `llama` (SentencePiece), `gpt2` (byte-level BPE))")]
+    // The names come from the file: printed with `{:?}` so a newline or an
+    // escape sequence in them cannot break the one-line message.
+    #[error("tokenizer model {0:?} is not supported (supported: `llama` (SentencePiece), `gpt2` (byte-level BPE))")]
     UnsupportedModel(String),
-    #[error("BPE pre-tokenizer `{0}` is not supported (supported: qwen2, deepseek-r1-qwen, megrez, llama3, llama-bpe and aliases)")]
+    #[error("BPE pre-tokenizer {0:?} is not supported (supported: qwen2, deepseek-r1-qwen, megrez, llama3, llama-bpe and aliases)")]
     UnsupportedPreTokenizer(String),
     #[error("the vocabulary is empty")]
     EmptyVocabulary,
