@@ -18,4 +18,4 @@ mod template;
 
 pub use error::ChatError;
 pub use reasoning::{ReasoningDelta, ReasoningSplitter, THINK_END, THINK_START};
-pub use template::{ChatTemplate, RenderOptions, TemplateSource};
+pub use template::{civil_from_days, ChatTemplate, RenderOptions, TemplateSource};

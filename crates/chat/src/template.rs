@@ -468,8 +468,9 @@ fn strftime(secs: u64, fmt: &str) -> String {
     out
 }
 
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm
+/// (also behind the server's RFC 3339 timestamps).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

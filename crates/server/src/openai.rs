@@ -245,23 +245,17 @@ impl Framer for ChatFramer {
                 )));
             }
             Piece::Done(s) => {
-                let mut last = self.chunk(json!({}), Value::Null, json!(s.finish_reason.as_str()));
-                last["timings"] = timings(&s);
-                out.push_back(stream::sse_data(&last));
-                if self.include_usage {
-                    let mut obj = self.head.object("chat.completion.chunk", json!([]));
-                    obj.insert("usage".into(), openai_usage(&s));
-                    out.push_back(stream::sse_data(&Value::Object(obj)));
-                }
+                let last = self.chunk(json!({}), Value::Null, json!(s.finish_reason.as_str()));
+                let usage = self
+                    .include_usage
+                    .then(|| self.head.object("chat.completion.chunk", json!([])));
+                push_final(last, usage, &s, out);
             }
         }
     }
 
     fn end(&mut self, complete: bool, out: &mut VecDeque<Bytes>) {
-        if !complete {
-            out.push_back(stream::sse_data(&crate::generate::stopped().openai_body()));
-        }
-        out.push_back(stream::sse_done());
+        end_stream(complete, out);
     }
 }
 
@@ -403,22 +397,41 @@ impl Framer for CompletionFramer {
                 out.push_back(stream::sse_data(&self.chunk(&d.content, lp, Value::Null)));
             }
             Piece::Done(s) => {
-                let mut last = self.chunk("", Value::Null, json!(s.finish_reason.as_str()));
-                last["timings"] = timings(&s);
-                out.push_back(stream::sse_data(&last));
-                if self.include_usage {
-                    let mut obj = self.head.object("text_completion", json!([]));
-                    obj.insert("usage".into(), openai_usage(&s));
-                    out.push_back(stream::sse_data(&Value::Object(obj)));
-                }
+                let last = self.chunk("", Value::Null, json!(s.finish_reason.as_str()));
+                let usage = self
+                    .include_usage
+                    .then(|| self.head.object("text_completion", json!([])));
+                push_final(last, usage, &s, out);
             }
         }
     }
 
     fn end(&mut self, complete: bool, out: &mut VecDeque<Bytes>) {
-        if !complete {
-            out.push_back(stream::sse_data(&crate::generate::stopped().openai_body()));
-        }
-        out.push_back(stream::sse_done());
+        end_stream(complete, out);
     }
+}
+
+/// The end of an answer in both streams: the last chunk (finish reason and
+/// timings), then, when `stream_options.include_usage` asked for it, the
+/// usage chunk (`usage_head`: an empty-choices object of the stream's type).
+fn push_final(
+    mut last: Value,
+    usage_head: Option<Map<String, Value>>,
+    s: &Summary,
+    out: &mut VecDeque<Bytes>,
+) {
+    last["timings"] = timings(s);
+    out.push_back(stream::sse_data(&last));
+    if let Some(mut obj) = usage_head {
+        obj.insert("usage".into(), openai_usage(s));
+        out.push_back(stream::sse_data(&Value::Object(obj)));
+    }
+}
+
+/// `[DONE]`, after an error chunk if the answer was cut short.
+fn end_stream(complete: bool, out: &mut VecDeque<Bytes>) {
+    if !complete {
+        out.push_back(stream::sse_data(&crate::generate::stopped().openai_body()));
+    }
+    out.push_back(stream::sse_done());
 }
