@@ -13,7 +13,7 @@ use std::fmt;
 
 use gguf::GgmlType;
 
-use crate::dot::{vec_dot_for, vec_dot_path_for, DotPath, VecDotFn, VecDotType};
+use crate::dot::{vec_dot_for, vec_dot_path_for, DotPath, TileFn, VecDotFn, VecDotType};
 
 /// A row-major weight matrix borrowed from a GGUF file: `rows` rows of
 /// `cols` elements, each row a whole number of `ty` blocks.
@@ -199,6 +199,8 @@ struct Dots<'b> {
     gemm4: Option<VecDotFn>,
     /// Q6_K's tiled kernel.
     tiled: Option<VecDotFn>,
+    /// Blocks of rows × tokens at once, where every pair takes `one`.
+    tile: Option<TileFn>,
     batches: &'b [usize],
 }
 
@@ -206,6 +208,9 @@ impl<'b> Dots<'b> {
     fn new(w: &Matrix<'_>, one: VecDotFn, batches: &'b [usize]) -> Dots<'b> {
         let path = |p| vec_dot_path_for(w.ty, p).unwrap_or(one);
         Dots {
+            // `one` is `vec_dot_for`'s kernel, which the tile of the same
+            // level reproduces (without SIMD there is neither).
+            tile: crate::simd::tile_for(w.ty),
             one,
             // ggml repacks Q4_K only when the row count is a multiple of 8.
             gemm4: if w.ty == GgmlType::Q4K && w.rows.is_multiple_of(8) {
@@ -274,6 +279,10 @@ fn rows_kernel_strided(
 ) {
     let nr = outs.first().map_or(0, |o| o.len());
     match dot {
+        Some(Dots { tile: Some(tile), .. }) if outs.len() > 1 || w.ty != GgmlType::Q8_0 => {
+            let n_tok = outs.len();
+            tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
+        }
         Some(f) => {
             for r in 0..nr {
                 let wr = w.row(r0 + r);
@@ -287,6 +296,43 @@ fn rows_kernel_strided(
                 rows_kernel(w, None, &act[t * act_row..], act_row, t, 1, r0, nr, o);
             }
         }
+    }
+}
+
+/// Output rows `r0..r0 + nr` for `n_tok` tokens through `tile`, handing
+/// each `(token, row - r0, value)` to `put`. Rows are the outer loop: a
+/// block of rows stays in L1 while the tokens' activations (a few hundred
+/// KiB at most) come from L2, so the weights are streamed from memory once.
+#[allow(clippy::too_many_arguments)]
+fn tiled_rows(
+    w: &Matrix<'_>,
+    tile: TileFn,
+    act: &[u8],
+    act_row: usize,
+    n_tok: usize,
+    r0: usize,
+    nr: usize,
+    mut put: impl FnMut(usize, usize, f32),
+) {
+    let rb = w.row_bytes;
+    let mut buf = [0.0f32; 32];
+    let mut r = 0;
+    while r < nr {
+        let left = nr - r;
+        let rm = left.min(4);
+        let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
+        let mut t = 0;
+        while t < n_tok {
+            let rn = (n_tok - t).min(4);
+            tile(rows, rb, rm, &act[t * act_row..], act_row, rn, &mut buf);
+            for j in 0..rn {
+                for i in 0..rm {
+                    put(t + j, r + i, buf[j * rm + i]);
+                }
+            }
+            t += rn;
+        }
+        r += rm;
     }
 }
 
@@ -306,6 +352,14 @@ fn rows_kernel(
     out: &mut [f32],
 ) {
     match dot {
+        // A lone token of Q8_0 weights streams them faster row by row
+        // (measured with the `tile_speed` example: tiles 0.75-0.95x there,
+        // 1.1-1.25x for Q5_0, 1.5-2.2x for four tokens of either).
+        Some(Dots { tile: Some(tile), .. }) if n_tok > 1 || w.ty != GgmlType::Q8_0 => {
+            tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| {
+                out[t * nr + r] = v
+            });
+        }
         Some(f) => {
             for r in 0..nr {
                 let wr = w.row(r0 + r);

@@ -85,6 +85,13 @@ impl VecDotType {
 /// `weight row · activation row`; both are whole blocks of their formats.
 pub type VecDotFn = fn(&[u8], &[u8]) -> f32;
 
+/// A block of a matmul: `out[j * rm + i] = w_i · x_j` for the `rm` weight
+/// rows starting at `w` (`row_bytes` apart) and the `rn` activation rows
+/// starting at `x` (`act_row` apart), each pair bit-identical to the
+/// [`VecDotFn`] of the same level. Arguments: `w, row_bytes, rm, x,
+/// act_row, rn, out`. Shapes `(4, 1..=4)` are the fast ones.
+pub type TileFn = fn(&[u8], usize, usize, &[u8], usize, usize, &mut [f32]);
+
 /// The integer dot product for weight type `ty`, with the activation format
 /// it expects, or `None` when only the dequantize-then-dot fallback exists.
 pub fn vec_dot_for(ty: GgmlType) -> Option<(VecDotType, VecDotFn)> {

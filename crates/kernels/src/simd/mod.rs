@@ -20,7 +20,7 @@ mod x86_avx512;
 
 use gguf::GgmlType;
 
-use crate::dot::{VecDotFn, VecDotType};
+use crate::dot::{TileFn, VecDotFn, VecDotType};
 
 /// An instruction-set level with its own kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,4 +110,26 @@ pub fn vec_dot_path_for(ty: GgmlType, path: crate::dot::DotPath) -> Option<VecDo
         #[allow(unreachable_patterns)]
         _ => None,
     })
+}
+
+/// The matmul tile of `level` for weight type `ty` ([`TileFn`]); `None`
+/// when the CPU lacks the level or the level has no tile for `ty`.
+pub fn tile_for_level(level: Level, ty: GgmlType) -> Option<TileFn> {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => x86_avx2::tile(ty),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512Vnni => x86_avx512::tile(ty),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The matmul tile of the level [`vec_dot_for`] picks for `ty` (the tile
+/// reproduces that level's dot product bit for bit), or `None`.
+pub fn tile_for(ty: GgmlType) -> Option<TileFn> {
+    let level = available_levels()
+        .rev()
+        .find(|&l| vec_dot_for_level(l, ty).is_some())?;
+    tile_for_level(level, ty)
 }

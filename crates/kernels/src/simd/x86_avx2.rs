@@ -33,6 +33,12 @@ pub(super) trait Madd: Copy {
     /// Q5_0 values `(nibble | bit << 4) - 16` from 32 nibbles (elements
     /// in order) and the 32 fifth bits (bit j for element j).
     fn q5_0_values(self, nibbles: __m256i, qh: u32) -> __m256i;
+    /// Whether [`Madd::dot_u8i8`] is exact for any unsigned byte (VNNI's
+    /// `vpdpbusd` does not saturate; AVX2's `maddubs` saturates 16-bit
+    /// pairs), so tiles may take weights as `u - K` with `u` unsigned.
+    const UNSIGNED_EXACT: bool;
+    /// Q5_0 values plus 16 (`nibble | bit << 4`, unsigned).
+    fn q5_0_unsigned(self, nibbles: __m256i, qh: u32) -> __m256i;
 }
 
 /// Token for AVX2 + FMA + F16C.
@@ -72,6 +78,17 @@ impl Madd for Avx2 {
         // SAFETY: an `Avx2` exists only after `detect` saw AVX2.
         unsafe {
             let high = _mm256_andnot_si256(bytes_from_bits32(qh), _mm256_set1_epi8(0xF0u8 as i8));
+            _mm256_or_si256(nibbles, high)
+        }
+    }
+
+    const UNSIGNED_EXACT: bool = false;
+
+    #[inline(always)]
+    fn q5_0_unsigned(self, nibbles: __m256i, qh: u32) -> __m256i {
+        // SAFETY: an `Avx2` exists only after `detect` saw AVX2.
+        unsafe {
+            let high = _mm256_and_si256(bytes_from_bits32(qh), _mm256_set1_epi8(0x10));
             _mm256_or_si256(nibbles, high)
         }
     }
@@ -176,9 +193,9 @@ pub(super) fn bytes_from_bits32(bits: u32) -> __m256i {
 }
 
 /// Which 32-element weight format a [`q8_0_family`] kernel decodes.
-const Q8_0: u8 = 0;
-const Q4_0: u8 = 1;
-const Q5_0: u8 = 2;
+pub(super) const Q8_0: u8 = 0;
+pub(super) const Q4_0: u8 = 1;
+pub(super) const Q5_0: u8 = 2;
 
 /// One 32-element weight block as 32 signed bytes.
 #[target_feature(enable = "avx2")]
@@ -269,6 +286,150 @@ pub(super) fn q4_0_q8_0<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
 #[inline]
 pub(super) fn q5_0_q8_0<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
     q8_0_family::<M, Q5_0, 22>(m, w, x)
+}
+
+/// One weight block as unsigned bytes `u` with `w = u - K`, and `K`:
+/// Q8_0 bytes with the sign bit flipped (`w + 128`), Q4_0 nibbles
+/// (`w + 8`), Q5_0 five-bit values (`w + 16`).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn decode_block_unsigned<M: Madd, const KIND: u8>(m: M, wb: &[u8]) -> __m256i {
+    match KIND {
+        Q8_0 => _mm256_xor_si256(load32(bytes(wb, 2)), _mm256_set1_epi8(0x80u8 as i8)),
+        Q4_0 => nibbles32(bytes(wb, 2)),
+        _ => m.q5_0_unsigned(nibbles32(bytes(wb, 6)), u32::from_le_bytes(*bytes::<4>(wb, 2))),
+    }
+}
+
+/// `K` of [`decode_block_unsigned`].
+const fn unsigned_offset(kind: u8) -> u8 {
+    match kind {
+        Q8_0 => 128,
+        Q4_0 => 8,
+        _ => 16,
+    }
+}
+
+/// The f16 at the start of a block, widened and broadcast to 8 lanes.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+fn f16_splat(b: &[u8]) -> __m256 {
+    _mm256_cvtph_ps(_mm_set1_epi16(i16::from_le_bytes(*bytes(b, 0))))
+}
+
+/// `RM` weight rows against `RN` activation rows of a Q8_0-family matmul:
+/// `out[j * RM + i] = w_i · x_j`, every pair bit-identical to
+/// [`q8_0_family`] on it (same exact 4-byte integer lane sums, same
+/// `d_w·d_x` product, same single FMA accumulator, same final sum), while
+/// each weight block is loaded and decoded once for `RN` tokens and each
+/// activation block once for `RM` rows, and the `RM·RN` independent
+/// accumulators hide the FMA latency one row alone waits on.
+///
+/// With VNNI the weights are taken unsigned (`w = u - K`) and each lane's
+/// `-K·Σx` correction, computed once per activation block, seeds the
+/// `vpdpbusd`: one instruction per pair and block instead of a sign
+/// fix-up and a multiply-add.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+// Indices pair rows and tokens across four arrays, as the math reads.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+pub(super) fn q8_0_family_tile<M: Madd, const KIND: u8, const BW: usize, const RM: usize, const RN: usize>(
+    m: M,
+    w: &[u8],
+    row_bytes: usize,
+    x: &[u8],
+    act_row: usize,
+    out: &mut [f32],
+) {
+    let nb = row_bytes / BW;
+    // One check up front instead of one per load: the loop below reads
+    // blocks `0..nb` of rows `0..RM` and `0..RN` only.
+    assert!(
+        row_bytes.is_multiple_of(BW)
+            && w.len() >= (RM - 1) * row_bytes + nb * BW
+            && x.len() >= (RN - 1) * act_row + nb * Q8_0_BYTES
+    );
+    let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    let zero = _mm256_setzero_si256();
+    let k = _mm256_set1_epi8(unsigned_offset(KIND) as i8);
+    let mut acc = [[_mm256_setzero_ps(); RN]; RM];
+    for b in 0..nb {
+        let mut xv = [zero; RN];
+        let mut dx = [_mm256_setzero_ps(); RN];
+        let mut seed = [zero; RN];
+        for j in 0..RN {
+            // SAFETY: block `b < nb` of activation row `j < RN` lies within
+            // `x` (asserted above).
+            let xb = unsafe { &*xp.add(j * act_row + b * Q8_0_BYTES).cast::<[u8; Q8_0_BYTES]>() };
+            xv[j] = load32(bytes(xb, 2));
+            dx[j] = f16_splat(xb);
+            if M::UNSIGNED_EXACT {
+                seed[j] = _mm256_sub_epi32(zero, m.dot_u8i8(zero, k, xv[j]));
+            }
+        }
+        for i in 0..RM {
+            // SAFETY: block `b < nb` of weight row `i < RM` lies within `w`
+            // (asserted above).
+            let wb: &[u8] = unsafe { &*wp.add(i * row_bytes + b * BW).cast::<[u8; BW]>() };
+            let dw = f16_splat(wb);
+            if M::UNSIGNED_EXACT {
+                let u = decode_block_unsigned::<M, KIND>(m, wb);
+                for j in 0..RN {
+                    let s = m.dot_u8i8(seed[j], u, xv[j]);
+                    acc[i][j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[j]), _mm256_cvtepi32_ps(s), acc[i][j]);
+                }
+            } else {
+                let v = decode_block::<M, KIND>(m, wb);
+                let a = _mm256_sign_epi8(v, v);
+                for j in 0..RN {
+                    let s = m.dot_u8i8(zero, a, _mm256_sign_epi8(xv[j], v));
+                    acc[i][j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[j]), _mm256_cvtepi32_ps(s), acc[i][j]);
+                }
+            }
+        }
+    }
+    for i in 0..RM {
+        for j in 0..RN {
+            out[j * RM + i] = hsum_ps(acc[i][j]);
+        }
+    }
+}
+
+/// [`q8_0_family_tile`] for `rm` rows and `rn` tokens: the shapes the
+/// matmul asks for get their own compiled tile, any other falls back to
+/// `pair`, the level's dot product (the same result, slower). (Calling
+/// [`q8_0_family`] here instead would give it a second call site, and
+/// LLVM would stop inlining it into the entry points, where the VNNI
+/// intrinsics behind `Madd` can be inlined.)
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn q8_0_family_tiles<M: Madd, const KIND: u8, const BW: usize>(
+    m: M,
+    pair: crate::dot::VecDotFn,
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    rn: usize,
+    out: &mut [f32],
+) {
+    match (rm, rn) {
+        (4, 1) => q8_0_family_tile::<M, KIND, BW, 4, 1>(m, w, row_bytes, x, act_row, out),
+        (4, 2) => q8_0_family_tile::<M, KIND, BW, 4, 2>(m, w, row_bytes, x, act_row, out),
+        (4, 3) => q8_0_family_tile::<M, KIND, BW, 4, 3>(m, w, row_bytes, x, act_row, out),
+        (4, 4) => q8_0_family_tile::<M, KIND, BW, 4, 4>(m, w, row_bytes, x, act_row, out),
+        _ => {
+            for i in 0..rm {
+                for j in 0..rn {
+                    let wi = &w[i * row_bytes..(i + 1) * row_bytes];
+                    let xj = &x[j * act_row..j * act_row + row_bytes / BW * Q8_0_BYTES];
+                    out[j * rm + i] = pair(wi, xj);
+                }
+            }
+        }
+    }
 }
 
 /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block as
@@ -567,6 +728,42 @@ entry!(q5_k, q5_k_q8_k);
 entry!(q6_k, q6_k_q8_k);
 entry!(q4_k_gemm, q4_k_q8_k_gemm);
 entry!(q6_k_tiled, q6_k_q8_k_tiled);
+
+macro_rules! tile_entry {
+    ($name:ident, $pair:ident, $kind:ident, $bw:literal) => {
+        fn $name(
+            w: &[u8],
+            row_bytes: usize,
+            rm: usize,
+            x: &[u8],
+            act_row: usize,
+            rn: usize,
+            out: &mut [f32],
+        ) {
+            // SAFETY: as for `entry!`: handed out only by `tile` after
+            // `Avx2::detect` saw every feature the tiles need.
+            unsafe {
+                q8_0_family_tiles::<Avx2, $kind, $bw>(Avx2(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
+            }
+        }
+    };
+}
+
+tile_entry!(q8_0_tile, q8_0, Q8_0, 34);
+tile_entry!(q4_0_tile, q4_0, Q4_0, 18);
+tile_entry!(q5_0_tile, q5_0, Q5_0, 22);
+
+/// The AVX2 matmul tile for a weight type, or `None` for types without one.
+pub(super) fn tile(ty: gguf::GgmlType) -> Option<crate::dot::TileFn> {
+    use gguf::GgmlType as T;
+    Avx2::detect()?;
+    Some(match ty {
+        T::Q8_0 => q8_0_tile,
+        T::Q4_0 => q4_0_tile,
+        T::Q5_0 => q5_0_tile,
+        _ => return None,
+    })
+}
 
 /// The AVX2 kernel for `ty` on one of llama.cpp's batch paths.
 pub(super) fn kernel_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::VecDotFn> {

@@ -11,7 +11,8 @@
 use std::arch::x86_64::*;
 
 use super::x86_avx2::{
-    q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_q8_0, Madd,
+    q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled,
+    q8_0_family_tiles, q8_0_q8_0, Madd, Q4_0, Q5_0, Q8_0,
 };
 
 /// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/VNNI.
@@ -56,6 +57,14 @@ impl Madd for Vnni {
             _mm256_mask_mov_epi8(minus16, qh, nibbles)
         }
     }
+
+    const UNSIGNED_EXACT: bool = true;
+
+    #[inline(always)]
+    fn q5_0_unsigned(self, nibbles: __m256i, qh: u32) -> __m256i {
+        // SAFETY: a `Vnni` exists only after `detect` saw AVX512-BW and -VL.
+        unsafe { _mm256_mask_mov_epi8(nibbles, qh, _mm256_or_si256(nibbles, _mm256_set1_epi8(0x10))) }
+    }
 }
 
 macro_rules! entry {
@@ -82,6 +91,53 @@ entry!(q5_k, q5_k_q8_k);
 entry!(q6_k, q6_k_q8_k);
 entry!(q4_k_gemm, q4_k_q8_k_gemm);
 entry!(q6_k_tiled, q6_k_q8_k_tiled);
+
+macro_rules! tile_entry {
+    ($name:ident, $pair:ident, $kind:ident, $bw:literal) => {
+        fn $name(
+            w: &[u8],
+            row_bytes: usize,
+            rm: usize,
+            x: &[u8],
+            act_row: usize,
+            rn: usize,
+            out: &mut [f32],
+        ) {
+            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+            #[allow(clippy::too_many_arguments)]
+            fn with_features(
+                w: &[u8],
+                row_bytes: usize,
+                rm: usize,
+                x: &[u8],
+                act_row: usize,
+                rn: usize,
+                out: &mut [f32],
+            ) {
+                q8_0_family_tiles::<Vnni, $kind, $bw>(Vnni(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
+            }
+            // SAFETY: handed out only by `tile`, after `Vnni::detect` saw
+            // every feature enabled above.
+            unsafe { with_features(w, row_bytes, rm, x, act_row, rn, out) }
+        }
+    };
+}
+
+tile_entry!(q8_0_tile, q8_0, Q8_0, 34);
+tile_entry!(q4_0_tile, q4_0, Q4_0, 18);
+tile_entry!(q5_0_tile, q5_0, Q5_0, 22);
+
+/// The AVX-512 VNNI matmul tile for a weight type, or `None`.
+pub(super) fn tile(ty: gguf::GgmlType) -> Option<crate::dot::TileFn> {
+    use gguf::GgmlType as T;
+    Vnni::detect()?;
+    Some(match ty {
+        T::Q8_0 => q8_0_tile,
+        T::Q4_0 => q4_0_tile,
+        T::Q5_0 => q5_0_tile,
+        _ => return None,
+    })
+}
 
 /// The AVX-512 VNNI kernel for `ty` on one of llama.cpp's batch paths.
 pub(super) fn kernel_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::VecDotFn> {

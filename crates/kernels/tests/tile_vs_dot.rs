@@ -1,0 +1,130 @@
+//! Every matmul tile against the dot product of its level, pair by pair,
+//! bit for bit: a tile only shares loads and decoding between pairs and
+//! keeps each pair's float operations and their order (see
+//! `kernels::dot::TileFn`), so any difference is a bug, and it would show
+//! up as a llama.cpp divergence on Gemma 3.
+
+use gguf::GgmlType;
+use kernels::dot::VecDotType;
+use kernels::simd::{self, Level};
+use proptest::prelude::*;
+
+/// Random weight blocks with finite f16 scales (an all-ones exponent loses
+/// one bit); weight bytes cover the whole range, -128 included.
+fn weights(ty: GgmlType, mut bytes: Vec<u8>) -> Vec<u8> {
+    for block in bytes.chunks_exact_mut(ty.type_size()) {
+        if block[1] & 0x7C == 0x7C {
+            block[1] &= !0x40;
+        }
+    }
+    bytes
+}
+
+/// The shapes the matmul uses, and some that take the per-pair fallback.
+const SHAPES: [(usize, usize); 8] = [(4, 1), (8, 1), (4, 2), (4, 3), (4, 4), (3, 2), (1, 1), (2, 4)];
+
+fn check(level: Level, ty: GgmlType, w: &[u8], x: &[f32], blocks: usize) -> Result<(), TestCaseError> {
+    let Some(tile) = simd::tile_for_level(level, ty) else {
+        return Ok(());
+    };
+    let (vt, dot) = simd::vec_dot_for_level(level, ty).expect("a tile implies a dot product");
+    prop_assert_eq!(vt, VecDotType::Q8_0);
+    let cols = blocks * 32;
+    let row_bytes = blocks * ty.type_size();
+    // Activation rows padded by one block, as tiles must not read past a row.
+    let act_row = vt.row_bytes(cols) + 34;
+    let n_x = x.len() / cols;
+    let mut act = vec![0xEEu8; act_row * n_x];
+    for (t, a) in act.chunks_exact_mut(act_row).enumerate() {
+        vt.convert_row(&x[t * cols..(t + 1) * cols], &mut a[..act_row - 34]);
+    }
+    for (rm, rn) in SHAPES {
+        let mut out = vec![f32::NAN; rm * rn];
+        tile(w, row_bytes, rm, &act, act_row, rn, &mut out);
+        for i in 0..rm {
+            for j in 0..rn {
+                let want = dot(
+                    &w[i * row_bytes..(i + 1) * row_bytes],
+                    &act[j * act_row..][..act_row - 34],
+                );
+                prop_assert_eq!(
+                    out[j * rm + i].to_bits(),
+                    want.to_bits(),
+                    "{} {} tile {}x{} pair ({}, {}): {} vs {}",
+                    level.name(),
+                    ty,
+                    rm,
+                    rn,
+                    i,
+                    j,
+                    out[j * rm + i],
+                    want
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Eight weight rows and four activation rows of `1..=24` blocks; some
+/// activation blocks zeroed or scaled far down to reach edge cases.
+fn case(ty: GgmlType) -> impl Strategy<Value = (usize, Vec<u8>, Vec<f32>)> {
+    (1usize..=24).prop_flat_map(move |blocks| {
+        (
+            Just(blocks),
+            proptest::collection::vec(any::<u8>(), 8 * blocks * ty.type_size()),
+            proptest::collection::vec(-100.0f32..100.0, 4 * blocks * 32),
+            0u32..4,
+        )
+            .prop_map(|(blocks, w, mut x, mode)| {
+                match mode {
+                    0 => x.iter_mut().take(32).for_each(|v| *v = 0.0),
+                    1 => x.iter_mut().for_each(|v| *v *= 1e-3),
+                    _ => {}
+                }
+                (blocks, w, x)
+            })
+    })
+}
+
+macro_rules! prop_for_type {
+    ($name:ident, $ty:expr) => {
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                failure_persistence: None,
+                ..ProptestConfig::with_cases(128)
+            })]
+            #[test]
+            fn $name((blocks, w, x) in case($ty)) {
+                let w = weights($ty, w);
+                for level in simd::available_levels() {
+                    check(level, $ty, &w, &x, blocks)?;
+                }
+            }
+        }
+    };
+}
+
+prop_for_type!(q8_0_tile_is_bit_identical, GgmlType::Q8_0);
+prop_for_type!(q4_0_tile_is_bit_identical, GgmlType::Q4_0);
+prop_for_type!(q5_0_tile_is_bit_identical, GgmlType::Q5_0);
+
+/// All bytes -128 against all activations +127 and -127: the extremes of
+/// the unsigned-offset arithmetic (`u = 0`, the largest corrections).
+#[test]
+fn extreme_bytes_are_exact() {
+    let blocks = 20;
+    for level in simd::available_levels() {
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+            let mut w = vec![0x80u8; 8 * blocks * ty.type_size()];
+            for block in w.chunks_exact_mut(ty.type_size()) {
+                block[0] = 0x00;
+                block[1] = 0x3C; // d = 1
+            }
+            let x: Vec<f32> = (0..4 * blocks * 32)
+                .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
+                .collect();
+            check(level, ty, &w, &x, blocks).unwrap();
+        }
+    }
+}
