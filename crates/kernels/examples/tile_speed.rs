@@ -32,13 +32,19 @@ fn main() {
     };
     for (ty, rows, cols) in [
         (GgmlType::Q8_0, 32768, 640),
+        (GgmlType::Q8_0, 1024, 640),
         (GgmlType::Q5_0, 2048, 640),
         (GgmlType::Q5_0, 640, 2048),
     ] {
         // Enough copies to overflow the caches, as a forward pass does:
         // each run reads the next one from memory.
         let bytes = rows * cols / 32 * ty.type_size();
-        let copies = (96 << 20) / bytes + 1;
+        // (SOBRE_CACHED=1: two copies, to see the compute alone.)
+        let copies = if std::env::var_os("SOBRE_CACHED").is_some() {
+            2
+        } else {
+            (96 << 20) / bytes + 1
+        };
         let mut data: Vec<u8> = (0..bytes * copies).map(|_| next() as u8).collect();
         for block in data.chunks_exact_mut(ty.type_size()) {
             block[0] = 0x00;

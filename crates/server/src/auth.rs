@@ -28,15 +28,21 @@ pub async fn check_host(State(state): State<AppState>, req: Request, next: Next)
 }
 
 /// Requires `Authorization: Bearer KEY` everywhere but `/health`, which
-/// load balancers probe without credentials.
+/// load balancers probe without credentials, and `/`, the chat page, which
+/// holds no data and asks for the key before its first API call.
 pub async fn check_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(key) = &state.options.api_key {
         let path = req.uri().path();
-        if path != "/health" && !bearer_matches(req.headers(), key) {
+        if !is_public(path) && !bearer_matches(req.headers(), key) {
             return ApiError::unauthorized().response(Flavor::for_path(path));
         }
     }
     next.run(req).await
+}
+
+/// Paths served without the key.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/health" | "/")
 }
 
 fn host_of(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {

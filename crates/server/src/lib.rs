@@ -12,6 +12,7 @@ mod body;
 mod error;
 mod generate;
 mod ids;
+mod listen;
 mod metrics;
 mod ollama;
 mod openai;
@@ -19,6 +20,7 @@ mod params;
 mod prompt;
 mod state;
 mod stream;
+mod ui;
 mod usage;
 
 use std::future::Future;
@@ -34,6 +36,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use body::BODY_LIMIT;
 pub use error::{ApiError, Flavor};
+pub use listen::{serve_with, Limits};
 pub use ollama::OLLAMA_VERSION;
 pub use state::{AppState, ServerOptions, LOOPBACK_HOSTS};
 pub use usage::energy_json;
@@ -70,14 +73,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then waits for
-/// the requests in flight (streams included) to finish.
+/// Serves `app` on `listener` with the default [`Limits`] until `shutdown`
+/// completes, then waits for the requests in flight (streams included) to
+/// finish. [`serve_with`] sets the timeouts and the connection cap.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    serve_with(listener, app, shutdown, Limits::default()).await
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -126,8 +130,9 @@ async fn health() -> Response {
     Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
-async fn root() -> &'static str {
-    "sobre is running"
+/// The chat page (served without the API key: it asks for the key itself).
+async fn root() -> Response {
+    ui::page().await
 }
 
 async fn not_found(req: Request) -> Response {

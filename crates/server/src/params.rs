@@ -11,6 +11,10 @@ use crate::error::ApiError;
 /// Most alternatives per token the engine reports (OpenAI's own cap).
 pub const MAX_TOP_LOGPROBS: usize = 20;
 
+/// Longest repeat-penalty window (tokens): more than any context sobre
+/// runs, so "the whole context" fits.
+pub const MAX_PENALTY_WINDOW: usize = 1 << 17;
+
 /// How to generate, everything but the prompt.
 #[derive(Debug, Clone)]
 pub struct Generate {
@@ -120,8 +124,16 @@ pub fn ollama(options: Option<&Fields>) -> Result<Generate, ApiError> {
         sampler.frequency_penalty = p;
     }
     if let Some(n) = o.int("repeat_last_n")? {
-        // -1: the whole context, as Ollama means it.
-        sampler.penalty_last_n = if n < 0 { usize::MAX } else { n as usize };
+        // -1: the whole context, as Ollama means it. The sampler reserves
+        // its history up front, so the window is capped (a request once
+        // asked for 10^12 tokens of it, and -1 overflowed).
+        sampler.penalty_last_n = match n {
+            -1 => MAX_PENALTY_WINDOW,
+            n if n < 0 => {
+                return Err(o.invalid("repeat_last_n", &format!("must be -1 or at least 0 (got {n})")))
+            }
+            n => (n as u64).min(MAX_PENALTY_WINDOW as u64) as usize,
+        };
     }
     if let Some(seed) = o.int("seed")? {
         // Ollama's -1 asks for a random seed; the default already is one.
@@ -129,8 +141,15 @@ pub fn ollama(options: Option<&Fields>) -> Result<Generate, ApiError> {
             sampler.seed = seed as u64;
         }
     }
-    // -1 (no limit) and -2 (fill the context) both mean: what the context leaves.
-    let max_tokens = o.int("num_predict")?.and_then(|n| usize::try_from(n).ok());
+    // -1 (no limit) and -2 (fill the context) both mean: what the context
+    // leaves; larger limits are cut to it by the engine.
+    let max_tokens = match o.int("num_predict")? {
+        None | Some(-1 | -2) => None,
+        Some(n) if n < 0 => {
+            return Err(o.invalid("num_predict", &format!("must be -1, -2 or at least 0 (got {n})")))
+        }
+        Some(n) => Some(n as usize),
+    };
     Ok(Generate {
         max_tokens,
         sampler,
@@ -199,6 +218,90 @@ mod tests {
         assert_eq!(g.sampler.seed, 7);
         assert_eq!(g.stop, vec!["x".to_string()]);
         assert_eq!(g.logprobs, Some(3));
+    }
+
+    /// Every integer field: out of range, fractional or beyond 64 bits is
+    /// a 400 naming it; values past what the context holds are clamped by
+    /// the engine rather than refused.
+    #[test]
+    fn integers_are_range_checked() {
+        let chat = Endpoint::Chat;
+        let bad = [
+            json!({"n": 0}),
+            json!({"n": -1}),
+            json!({"n": 1.5}),
+            json!({"n": 18446744073709551616u128 as f64}),
+            json!({"best_of": 2}),
+            json!({"max_tokens": 0}),
+            json!({"max_tokens": -5}),
+            json!({"max_tokens": 2.5}),
+            json!({"max_tokens": 1e20}),
+            json!({"max_tokens": u64::MAX}),
+            json!({"max_completion_tokens": -1}),
+            json!({"logprobs": true, "top_logprobs": -1}),
+            json!({"logprobs": true, "top_logprobs": 21}),
+            json!({"logprobs": true, "top_logprobs": 1e10}),
+            json!({"top_logprobs": 2}),
+            json!({"seed": 1.5}),
+            json!({"seed": u64::MAX}),
+            json!({"seed": 1e19}),
+            json!({"seed": "7"}),
+            json!({"top_k": -1}),
+        ];
+        for v in bad {
+            let key = v.as_object().unwrap().keys().next_back().unwrap().clone();
+            let err = run(v.clone(), chat).expect_err(&v.to_string());
+            assert_eq!(err.param.as_deref(), Some(key.as_str()), "{v}");
+            assert_eq!(err.status.as_u16(), 400, "{v}");
+        }
+        for v in [
+            json!({"logprobs": -1}),
+            json!({"logprobs": 21}),
+            json!({"logprobs": 0.5}),
+        ] {
+            assert!(run(v.clone(), Endpoint::Completions).is_err(), "{v}");
+        }
+        // In range: clamped later, or any 64-bit seed.
+        let g = run(
+            json!({"max_tokens": 1_000_000_000_000_000i64, "n": 1, "seed": -1}),
+            chat,
+        )
+        .unwrap();
+        assert_eq!(g.max_tokens, Some(1_000_000_000_000_000));
+        assert_eq!(g.sampler.seed, u64::MAX);
+        let g = run(json!({"seed": i64::MAX, "top_logprobs": 0}), chat).unwrap();
+        assert_eq!(g.sampler.seed, i64::MAX as u64);
+        assert_eq!(g.logprobs, None);
+    }
+
+    #[test]
+    fn ollama_integers_are_range_checked() {
+        let opts = |v: Value| {
+            let Value::Object(m) = v else { unreachable!() };
+            ollama(Some(&Fields::new(&m)))
+        };
+        for v in [
+            json!({"num_predict": -3}),
+            json!({"num_predict": 1.5}),
+            json!({"num_predict": u64::MAX}),
+            json!({"repeat_last_n": -2}),
+            json!({"repeat_last_n": 1e30}),
+            json!({"top_k": -1}),
+            json!({"seed": 0.5}),
+        ] {
+            let err = opts(v.clone()).expect_err(&v.to_string());
+            assert_eq!(err.status.as_u16(), 400, "{v}");
+        }
+        assert_eq!(opts(json!({"num_predict": -2})).unwrap().max_tokens, None);
+        assert_eq!(opts(json!({"num_predict": 0})).unwrap().max_tokens, Some(0));
+        let g = opts(json!({"repeat_last_n": -1})).unwrap();
+        assert_eq!(g.sampler.penalty_last_n, MAX_PENALTY_WINDOW);
+        let g = opts(json!({"repeat_last_n": 1_000_000_000_000i64})).unwrap();
+        assert_eq!(g.sampler.penalty_last_n, MAX_PENALTY_WINDOW);
+        assert_eq!(
+            opts(json!({"repeat_last_n": 32})).unwrap().sampler.penalty_last_n,
+            32
+        );
     }
 
     #[test]

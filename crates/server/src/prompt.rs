@@ -60,8 +60,11 @@ impl PromptBuilder {
             .map_err(|e| ApiError::internal(format!("The model's {e}")))?;
         template.render(messages, &self.opts).map_err(|e| match e {
             // The template refusing a conversation ("roles must alternate")
-            // is the request's fault.
-            ChatError::BadMessages(_) | ChatError::Raised(_) => ApiError {
+            // is the request's fault; so is one failing on it (a message
+            // without `content` made Gemma's `'...' + content` fail: found by
+            // the `http_handlers` fuzz target), since the template compiled
+            // and only the messages vary.
+            ChatError::BadMessages(_) | ChatError::Raised(_) | ChatError::Render(_) => ApiError {
                 param: Some("messages".to_string()),
                 ..ApiError::bad_request(e.to_string())
             },

@@ -183,6 +183,16 @@ pub struct ServeArgs {
     /// Let browser pages from this origin call the API (repeatable; no CORS otherwise).
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
+    /// Seconds a client has to send a whole request head (and the longest
+    /// pause while sending a body); slower ones are disconnected.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+    /// Connections open at once; beyond, new ones wait while idle ones are closed.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
     #[command(flatten)]
     pub carbon: CarbonArgs,
     /// Testing: answer every request with these token ids instead of running the model.

@@ -4,6 +4,7 @@
 
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use energy::{Carbon, Meter, MeterConfig};
@@ -87,7 +88,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         );
         use std::io::Write;
         std::io::stdout().flush()?;
-        server::serve(listener, app, server::shutdown_signal())
+        let limits = server::Limits {
+            header_timeout: Duration::from_secs(args.header_timeout),
+            idle_timeout: Duration::from_secs(args.idle_timeout),
+            max_connections: args.max_connections as usize,
+        };
+        server::serve_with(listener, app, server::shutdown_signal(), limits)
             .await
             .context("the server failed")
     })?;
