@@ -97,13 +97,13 @@ impl Madd for Avx2 {
 /// 32 bytes at `at` as a fixed array (bounds-checked; constant in-block
 /// offsets on `chunks_exact` blocks let the compiler drop the check).
 #[inline(always)]
-fn bytes<const N: usize>(s: &[u8], at: usize) -> &[u8; N] {
+pub(super) fn bytes<const N: usize>(s: &[u8], at: usize) -> &[u8; N] {
     s[at..].first_chunk::<N>().expect("in-block offset")
 }
 
 #[target_feature(enable = "avx2")]
 #[inline]
-fn load32(b: &[u8; 32]) -> __m256i {
+pub(super) fn load32(b: &[u8; 32]) -> __m256i {
     // SAFETY: `b` is 32 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
 }
@@ -134,7 +134,7 @@ fn f32_at(b: &[u8], at: usize) -> f32 {
 /// Horizontal sum of eight floats in ggml's order (`hsum_float_8`).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn hsum_ps(x: __m256) -> f32 {
+pub(super) fn hsum_ps(x: __m256) -> f32 {
     let r = _mm_add_ps(_mm256_extractf128_ps::<1>(x), _mm256_castps256_ps128(x));
     let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     let r = _mm_add_ss(r, _mm_movehdup_ps(r));
@@ -293,7 +293,7 @@ pub(super) fn q5_0_q8_0<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
 /// (`w + 8`), Q5_0 five-bit values (`w + 16`).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn decode_block_unsigned<M: Madd, const KIND: u8>(m: M, wb: &[u8]) -> __m256i {
+pub(super) fn decode_block_unsigned<M: Madd, const KIND: u8>(m: M, wb: &[u8]) -> __m256i {
     match KIND {
         Q8_0 => _mm256_xor_si256(load32(bytes(wb, 2)), _mm256_set1_epi8(0x80u8 as i8)),
         Q4_0 => nibbles32(bytes(wb, 2)),
@@ -302,7 +302,7 @@ fn decode_block_unsigned<M: Madd, const KIND: u8>(m: M, wb: &[u8]) -> __m256i {
 }
 
 /// `K` of [`decode_block_unsigned`].
-const fn unsigned_offset(kind: u8) -> u8 {
+pub(super) const fn unsigned_offset(kind: u8) -> u8 {
     match kind {
         Q8_0 => 128,
         Q4_0 => 8,
@@ -313,7 +313,7 @@ const fn unsigned_offset(kind: u8) -> u8 {
 /// The f16 at the start of a block, widened and broadcast to 8 lanes.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-fn f16_splat(b: &[u8]) -> __m256 {
+pub(super) fn f16_splat(b: &[u8]) -> __m256 {
     _mm256_cvtph_ps(_mm_set1_epi16(i16::from_le_bytes(*bytes(b, 0))))
 }
 

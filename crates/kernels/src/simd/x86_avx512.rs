@@ -11,11 +11,13 @@
 use std::arch::x86_64::*;
 
 use super::x86_avx2::{
-    q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled,
-    q8_0_family_tiles, q8_0_q8_0, Madd, Q4_0, Q5_0, Q8_0,
+    bytes, decode_block_unsigned, f16_splat, hsum_ps, load32, q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm,
+    q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_family_tile, q8_0_q8_0, unsigned_offset, Madd,
+    Q4_0, Q5_0, Q8_0,
 };
+use crate::dot::Q8_0_BYTES;
 
-/// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/VNNI.
+/// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/DQ/VNNI.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Vnni(());
 
@@ -28,7 +30,8 @@ impl Vnni {
             && is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512bw")
             && is_x86_feature_detected!("avx512vl")
-            && is_x86_feature_detected!("avx512vnni"))
+            && is_x86_feature_detected!("avx512vnni")
+            && is_x86_feature_detected!("avx512dq"))
         .then_some(Vnni(()))
     }
 }
@@ -92,6 +95,124 @@ entry!(q6_k, q6_k_q8_k);
 entry!(q4_k_gemm, q4_k_q8_k_gemm);
 entry!(q6_k_tiled, q6_k_q8_k_tiled);
 
+/// Two 256-bit halves as one 512-bit register (`lo` in lanes 0..8).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn join(lo: __m256i, hi: __m256i) -> __m512i {
+    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+}
+
+/// Two 8-lane float splats as one 16-lane register.
+#[target_feature(enable = "avx512f,avx512dq")]
+#[inline]
+fn join_ps(lo: __m256, hi: __m256) -> __m512 {
+    _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
+}
+
+/// The Q8_0-family tile (see `x86_avx2::q8_0_family_tile`) with two
+/// pairs per 512-bit register: lanes 0..8 hold one pair's 8-lane
+/// accumulator and lanes 8..16 another's, so every lane does exactly the
+/// 256-bit tile's arithmetic (bit-identical results) at half the
+/// instruction count. With `ROWS` the register pairs two weight rows
+/// against one token (`RM` even, `RN = 1`); otherwise two tokens against
+/// one weight row (`RN` even).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+// Indices pair rows and tokens across several arrays, as the math reads.
+#[allow(clippy::needless_range_loop)]
+fn q8_0_family_tile_x2<
+    const KIND: u8,
+    const BW: usize,
+    const RM: usize,
+    const RN: usize,
+    const ROWS: bool,
+>(
+    w: &[u8],
+    row_bytes: usize,
+    x: &[u8],
+    act_row: usize,
+    out: &mut [f32],
+) {
+    let m = Vnni(());
+    let nb = row_bytes / BW;
+    // One check up front instead of one per load: the loop reads blocks
+    // `0..nb` of rows `0..RM` and `0..RN` only.
+    assert!(
+        row_bytes.is_multiple_of(BW)
+            && (if ROWS {
+                RM.is_multiple_of(2) && RN == 1
+            } else {
+                RN.is_multiple_of(2)
+            })
+            && w.len() >= (RM - 1) * row_bytes + nb * BW
+            && x.len() >= (RN - 1) * act_row + nb * Q8_0_BYTES
+    );
+    let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    let wblock = |i: usize, b: usize| -> &[u8] {
+        // SAFETY: called with `i < RM`, `b < nb` only: within `w` (asserted above).
+        unsafe { &*wp.add(i * row_bytes + b * BW).cast::<[u8; BW]>() }
+    };
+    let xblock = |j: usize, b: usize| -> &[u8; Q8_0_BYTES] {
+        // SAFETY: called with `j < RN`, `b < nb` only: within `x` (asserted above).
+        unsafe { &*xp.add(j * act_row + b * Q8_0_BYTES).cast::<[u8; Q8_0_BYTES]>() }
+    };
+    let k = _mm512_set1_epi8(unsigned_offset(KIND) as i8);
+    let zero = _mm512_setzero_si512();
+    // Registers: `RM / 2` row pairs against one token, or `RM` rows
+    // against `RN / 2` token pairs.
+    const MAXR: usize = 8;
+    let (nr, nt) = if ROWS { (RM / 2, 1) } else { (RM, RN / 2) };
+    let mut acc = [[_mm512_setzero_ps(); MAXR]; MAXR];
+    for b in 0..nb {
+        let mut xv = [zero; MAXR];
+        let mut dx = [_mm512_setzero_ps(); MAXR];
+        let mut seed = [zero; MAXR];
+        for p in 0..nt {
+            let (x0, x1) = if ROWS {
+                (xblock(0, b), xblock(0, b))
+            } else {
+                (xblock(2 * p, b), xblock(2 * p + 1, b))
+            };
+            xv[p] = join(load32(bytes(x0, 2)), load32(bytes(x1, 2)));
+            dx[p] = join_ps(f16_splat(x0), f16_splat(x1));
+            seed[p] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k, xv[p]));
+        }
+        for r in 0..nr {
+            let (u, dw) = if ROWS {
+                let (w0, w1) = (wblock(2 * r, b), wblock(2 * r + 1, b));
+                (
+                    join(
+                        decode_block_unsigned::<Vnni, KIND>(m, w0),
+                        decode_block_unsigned::<Vnni, KIND>(m, w1),
+                    ),
+                    join_ps(f16_splat(w0), f16_splat(w1)),
+                )
+            } else {
+                let w0 = wblock(r, b);
+                let u = decode_block_unsigned::<Vnni, KIND>(m, w0);
+                (join(u, u), join_ps(f16_splat(w0), f16_splat(w0)))
+            };
+            for p in 0..nt {
+                let s = _mm512_dpbusd_epi32(seed[p], u, xv[p]);
+                acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx[p]), _mm512_cvtepi32_ps(s), acc[r][p]);
+            }
+        }
+    }
+    for r in 0..nr {
+        for p in 0..nt {
+            let lo = hsum_ps(_mm512_castps512_ps256(acc[r][p]));
+            let hi = hsum_ps(_mm512_extractf32x8_ps::<1>(acc[r][p]));
+            if ROWS {
+                out[2 * r] = lo;
+                out[2 * r + 1] = hi;
+            } else {
+                out[2 * p * RM + r] = lo;
+                out[(2 * p + 1) * RM + r] = hi;
+            }
+        }
+    }
+}
+
 macro_rules! tile_entry {
     ($name:ident, $pair:ident, $kind:ident, $bw:literal) => {
         fn $name(
@@ -103,7 +224,7 @@ macro_rules! tile_entry {
             rn: usize,
             out: &mut [f32],
         ) {
-            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
             #[allow(clippy::too_many_arguments)]
             fn with_features(
                 w: &[u8],
@@ -114,7 +235,25 @@ macro_rules! tile_entry {
                 rn: usize,
                 out: &mut [f32],
             ) {
-                q8_0_family_tiles::<Vnni, $kind, $bw>(Vnni(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
+                match (rm, rn) {
+                    (4, 1) => q8_0_family_tile_x2::<$kind, $bw, 4, 1, true>(w, row_bytes, x, act_row, out),
+                    (4, 2) => q8_0_family_tile_x2::<$kind, $bw, 4, 2, false>(w, row_bytes, x, act_row, out),
+                    (4, 4) => q8_0_family_tile_x2::<$kind, $bw, 4, 4, false>(w, row_bytes, x, act_row, out),
+                    (4, 3) => {
+                        q8_0_family_tile::<Vnni, $kind, $bw, 4, 3>(Vnni(()), w, row_bytes, x, act_row, out)
+                    }
+                    _ => {
+                        let xr = row_bytes / $bw * Q8_0_BYTES;
+                        for i in 0..rm {
+                            for j in 0..rn {
+                                out[j * rm + i] = $pair(
+                                    &w[i * row_bytes..(i + 1) * row_bytes],
+                                    &x[j * act_row..j * act_row + xr],
+                                );
+                            }
+                        }
+                    }
+                }
             }
             // SAFETY: handed out only by `tile`, after `Vnni::detect` saw
             // every feature enabled above.
