@@ -14,6 +14,17 @@ pub const Q8_0_BYTES: usize = 34;
 /// Bytes per Q8_K block: f32 scale, 256 signed bytes, 16 i16 block sums.
 pub const Q8_K_BYTES: usize = 292;
 
+/// `v` rounded half to even, for `|v| < 2²²` (quantized values are at most
+/// 127 in magnitude): adding and removing `1.5·2²³` leaves no fraction
+/// bits, so the float addition itself rounds, half to even. The same
+/// integer as `f32::round_ties_even`, which without SSE4.1 in the baseline
+/// target is a call into libm's `rintf` per element.
+#[inline(always)]
+fn round_small(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2²³
+    (v + MAGIC) - MAGIC
+}
+
 /// Quantizes `x` (a multiple of 32 long) into Q8_0 blocks in `out`, the way
 /// ggml's x86 `quantize_row_q8_0` does for activations: `id = 127 / amax`,
 /// round half to even (the SIMD `_mm256_round_ps` mode).
@@ -27,7 +38,7 @@ pub fn quantize_row_q8_0(x: &[f32], out: &mut [u8]) -> usize {
         let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
         ob[0..2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
         for (q, &v) in ob[2..].iter_mut().zip(xb) {
-            *q = ((v * id).round_ties_even() as i32) as i8 as u8;
+            *q = (round_small(v * id) as i32) as i8 as u8;
         }
         written += Q8_0_BYTES;
     }
@@ -77,7 +88,7 @@ pub fn quantize_row_q8_k(x: &[f32], out: &mut [u8]) -> usize {
         let (head, rest) = ob.split_at_mut(4);
         let (qs, bsums) = rest.split_at_mut(QK_K);
         for (q, &v) in qs.iter_mut().zip(xb) {
-            let r = ((iscale * v).round_ties_even() as i32).min(127);
+            let r = (round_small(iscale * v) as i32).min(127);
             *q = r as i8 as u8;
         }
         for (j, s) in bsums.chunks_exact_mut(2).enumerate() {
@@ -119,6 +130,21 @@ mod tests {
         let s0 = i16::from_le_bytes([q[260], q[261]]);
         let direct: i32 = q[4..20].iter().map(|&v| i32::from(v as i8)).sum();
         assert_eq!(i32::from(s0), direct);
+    }
+
+    #[test]
+    fn round_small_is_round_ties_even() {
+        // Compared as the integers the quantizers keep (the sign of a
+        // zero differs: -0.5 gives +0.0 here, -0.0 from `rintf`).
+        for i in -130 * 4096..=130 * 4096 {
+            let v = i as f32 / 4096.0;
+            assert_eq!(round_small(v) as i32, v.round_ties_even() as i32, "{v}");
+        }
+        for v in [
+            0.5f32, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -126.5, 127.49999, 1e-30, -1e-30,
+        ] {
+            assert_eq!(round_small(v) as i32, v.round_ties_even() as i32, "{v}");
+        }
     }
 
     #[test]
