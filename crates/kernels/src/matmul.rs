@@ -299,6 +299,9 @@ fn rows_kernel_strided(
     }
 }
 
+/// How many weight rows ahead of the current one a matmul prefetches.
+const PREFETCH_ROWS: usize = 4;
+
 /// Output rows `r0..r0 + nr` for `n_tok` tokens through `tile`, handing
 /// each `(token, row - r0, value)` to `put`. Rows are the outer loop: a
 /// block of rows stays in L1 while the tokens' activations (a few hundred
@@ -321,6 +324,9 @@ fn tiled_rows(
         let left = nr - r;
         let rm = left.min(4);
         let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
+        if r + rm + PREFETCH_ROWS <= nr {
+            crate::simd::prefetch(&w.data[(r0 + r + rm) * rb..(r0 + r + rm + PREFETCH_ROWS) * rb]);
+        }
         let mut t = 0;
         while t < n_tok {
             let rn = (n_tok - t).min(4);
@@ -359,6 +365,16 @@ fn rows_kernel(
             tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| {
                 out[t * nr + r] = v
             });
+        }
+        Some(f) if n_tok == 1 => {
+            // A lone token (decode): one kernel for every row.
+            let (k, a) = (f.at(t0), &act[..act_row]);
+            for (r, o) in out[..nr].iter_mut().enumerate() {
+                if r + PREFETCH_ROWS < nr {
+                    crate::simd::prefetch(w.row(r0 + r + PREFETCH_ROWS));
+                }
+                *o = k(w.row(r0 + r), a);
+            }
         }
         Some(f) => {
             for r in 0..nr {
