@@ -118,9 +118,9 @@ def test_bad_requests_get_4xx_and_the_server_goes_on(client, gemma):
 
 
 @pytest.mark.xfail(
-    reason="issue #8 acceptance not met yet: a step of four tokens still costs each token's full "
-    "dot-product compute (per-pair kernels kept bit-identical to llama.cpp), about 2.4x one; "
-    "the figure is recorded either way",
+    reason="issue #8 acceptance not met yet: four requests take about 1.9-2.2x one on 2 cores "
+    "(Q4_K/Q6_K weights still cost one dot product per row and token); the figure is recorded "
+    "either way",
     strict=False,
 )
 def test_concurrent_requests_share_the_steps(client):
