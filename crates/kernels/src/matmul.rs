@@ -201,6 +201,9 @@ struct Dots<'b> {
     tiled: Option<VecDotFn>,
     /// Blocks of rows × tokens at once, where every pair takes `one`.
     tile: Option<TileFn>,
+    /// K-quants: one row against several tokens of the same path
+    /// (`Vec`, `Gemm4`, `Tiled`, in that order), reproducing its kernel.
+    row_tiles: [Option<TileFn>; 3],
     batches: &'b [usize],
 }
 
@@ -211,6 +214,10 @@ impl<'b> Dots<'b> {
             // `one` is `vec_dot_for`'s kernel, which the tile of the same
             // level reproduces (without SIMD there is neither).
             tile: crate::simd::tile_for(w.ty),
+            row_tiles: [DotPath::Vec, DotPath::Gemm4, DotPath::Tiled].map(|p| match w.ty {
+                GgmlType::Q4K | GgmlType::Q6K => crate::simd::tile_path_for(w.ty, p),
+                _ => None,
+            }),
             one,
             // ggml repacks Q4_K only when the row count is a multiple of 8.
             gemm4: if w.ty == GgmlType::Q4K && w.rows.is_multiple_of(8) {
@@ -230,6 +237,16 @@ impl<'b> Dots<'b> {
     /// The kernel of row `t`: the `i`-th of a batch of `n`.
     #[inline]
     fn at(self, t: usize) -> VecDotFn {
+        match self.path_at(t) {
+            1 => self.gemm4.unwrap_or(self.one),
+            2 => self.tiled.unwrap_or(self.one),
+            _ => self.one,
+        }
+    }
+
+    /// Which of `one` (0), `gemm4` (1), `tiled` (2) row `t` takes.
+    #[inline]
+    fn path_at(self, t: usize) -> usize {
         let (mut i, mut n) = (0, 1);
         let mut start = 0;
         for &len in self.batches {
@@ -240,9 +257,48 @@ impl<'b> Dots<'b> {
             start += len;
         }
         match (self.gemm4, self.tiled) {
-            (Some(g), _) if i < n - n % 4 => g,
-            (_, Some(f)) if n >= 8 => f,
-            _ => self.one,
+            (Some(_), _) if i < n - n % 4 => 1,
+            (_, Some(_)) if n >= 8 => 2,
+            _ => 0,
+        }
+    }
+
+    /// Row `wr` against tokens `t0..t0 + n_tok` (activations from `act`),
+    /// each result handed to `put(token, value)`: runs of up to four
+    /// tokens on the same path go through that path's row tile.
+    #[inline]
+    fn row(
+        self,
+        wr: &[u8],
+        act: &[u8],
+        act_row: usize,
+        t0: usize,
+        n_tok: usize,
+        mut put: impl FnMut(usize, f32),
+    ) {
+        let mut buf = [0.0f32; 4];
+        let mut t = 0;
+        while t < n_tok {
+            let p = self.path_at(t0 + t);
+            let mut e = t + 1;
+            while e < n_tok && e - t < 4 && self.path_at(t0 + e) == p {
+                e += 1;
+            }
+            match self.row_tiles[p] {
+                Some(tile) if e - t > 1 => {
+                    tile(wr, wr.len(), 1, &act[t * act_row..], act_row, e - t, &mut buf);
+                    for (j, &v) in buf[..e - t].iter().enumerate() {
+                        put(t + j, v);
+                    }
+                }
+                _ => {
+                    let k = self.at(t0 + t);
+                    for j in t..e {
+                        put(j, k(wr, &act[j * act_row..(j + 1) * act_row]));
+                    }
+                }
+            }
+            t = e;
         }
     }
 }
@@ -269,6 +325,8 @@ impl OutPtr {
 
 /// Output rows `r0..r0 + outs[t].len()` for each token `t` into `outs[t]`:
 /// each weight row is loaded once and used for every token.
+// `r` indexes every token's slice, inside closures.
+#[allow(clippy::needless_range_loop)]
 fn rows_kernel_strided(
     w: &Matrix<'_>,
     dot: Option<Dots<'_>>,
@@ -284,11 +342,9 @@ fn rows_kernel_strided(
             tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
         }
         Some(f) => {
+            let n_tok = outs.len();
             for r in 0..nr {
-                let wr = w.row(r0 + r);
-                for (t, o) in outs.iter_mut().enumerate() {
-                    o[r] = f.at(t)(wr, &act[t * act_row..(t + 1) * act_row]);
-                }
+                f.row(w.row(r0 + r), act, act_row, 0, n_tok, |t, v| outs[t][r] = v);
             }
         }
         None => {
@@ -378,10 +434,7 @@ fn rows_kernel(
         }
         Some(f) => {
             for r in 0..nr {
-                let wr = w.row(r0 + r);
-                for t in 0..n_tok {
-                    out[t * nr + r] = f.at(t0 + t)(wr, &act[t * act_row..(t + 1) * act_row]);
-                }
+                f.row(w.row(r0 + r), act, act_row, t0, n_tok, |t, v| out[t * nr + r] = v);
             }
         }
         None => {

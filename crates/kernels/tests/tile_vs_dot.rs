@@ -5,7 +5,7 @@
 //! up as a llama.cpp divergence on Gemma 3.
 
 use gguf::GgmlType;
-use kernels::dot::VecDotType;
+use kernels::dot::{vec_dot_path_for, DotPath, VecDotType};
 use kernels::simd::{self, Level};
 use proptest::prelude::*;
 
@@ -125,6 +125,97 @@ fn extreme_bytes_are_exact() {
                 .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
                 .collect();
             check(level, ty, &w, &x, blocks).unwrap();
+        }
+    }
+}
+
+/// K-quant rows against 1-5 tokens through the one-row tiles, each pair
+/// bit-identical to the dot product of the same path (the ones llama.cpp
+/// takes for single tokens and inside batches).
+fn check_k(ty: GgmlType, path: DotPath, w: &[u8], x: &[f32], blocks: usize) -> Result<(), TestCaseError> {
+    let (Some(tile), Some(dot)) = (simd::tile_path_for(ty, path), vec_dot_path_for(ty, path)) else {
+        return Ok(());
+    };
+    let cols = blocks * 256;
+    let row_bytes = blocks * ty.type_size();
+    let vt = VecDotType::Q8K;
+    let act_row = vt.row_bytes(cols) + 7; // odd padding: rows need no alignment
+    let n_x = x.len() / cols;
+    let mut act = vec![0xEEu8; act_row * n_x];
+    for (t, a) in act.chunks_exact_mut(act_row).enumerate() {
+        vt.convert_row(&x[t * cols..(t + 1) * cols], &mut a[..act_row - 7]);
+    }
+    for rn in 1..=n_x {
+        let mut out = vec![f32::NAN; rn];
+        tile(&w[..row_bytes], row_bytes, 1, &act, act_row, rn, &mut out);
+        for (j, got) in out.iter().enumerate() {
+            let want = dot(&w[..row_bytes], &act[j * act_row..][..act_row - 7]);
+            prop_assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{} {:?} rn {} token {}",
+                ty,
+                path,
+                rn,
+                j
+            );
+        }
+    }
+    Ok(())
+}
+
+fn k_case(ty: GgmlType) -> impl Strategy<Value = (usize, Vec<u8>, Vec<f32>)> {
+    (1usize..=3).prop_flat_map(move |blocks| {
+        (
+            Just(blocks),
+            proptest::collection::vec(any::<u8>(), blocks * ty.type_size()),
+            proptest::collection::vec(-100.0f32..100.0, 5 * blocks * 256),
+        )
+    })
+}
+
+/// Finite f16 scales at the offsets each K-quant keeps them.
+fn k_weights(ty: GgmlType, mut w: Vec<u8>) -> Vec<u8> {
+    let offsets: &[usize] = if ty == GgmlType::Q6K { &[208] } else { &[0, 2] };
+    for block in w.chunks_exact_mut(ty.type_size()) {
+        for &o in offsets {
+            if block[o + 1] & 0x7C == 0x7C {
+                block[o + 1] &= !0x40;
+            }
+        }
+    }
+    w
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(64)
+    })]
+    #[test]
+    fn q4_k_tiles_are_bit_identical((blocks, w, x) in k_case(GgmlType::Q4K)) {
+        let w = k_weights(GgmlType::Q4K, w);
+        check_k(GgmlType::Q4K, DotPath::Vec, &w, &x, blocks)?;
+        check_k(GgmlType::Q4K, DotPath::Gemm4, &w, &x, blocks)?;
+    }
+    #[test]
+    fn q6_k_tiles_are_bit_identical((blocks, w, x) in k_case(GgmlType::Q6K)) {
+        let w = k_weights(GgmlType::Q6K, w);
+        check_k(GgmlType::Q6K, DotPath::Vec, &w, &x, blocks)?;
+        check_k(GgmlType::Q6K, DotPath::Tiled, &w, &x, blocks)?;
+    }
+}
+
+#[test]
+fn k_quant_tiles_exist_where_simd_does() {
+    if simd::best_level().is_some() {
+        for (ty, path) in [
+            (GgmlType::Q4K, DotPath::Vec),
+            (GgmlType::Q4K, DotPath::Gemm4),
+            (GgmlType::Q6K, DotPath::Vec),
+            (GgmlType::Q6K, DotPath::Tiled),
+        ] {
+            assert!(simd::tile_path_for(ty, path).is_some(), "{ty} {path:?}");
         }
     }
 }

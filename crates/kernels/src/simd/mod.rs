@@ -134,6 +134,26 @@ pub fn tile_for(ty: GgmlType) -> Option<TileFn> {
     tile_for_level(level, ty)
 }
 
+/// The one-row, several-token kernel ([`TileFn`] with `rm == 1`) of
+/// K-quant `ty` on `path`, from the level [`vec_dot_path_for`] picks, whose
+/// results it reproduces bit for bit; `None` when there is none.
+pub fn tile_path_for(ty: GgmlType, path: crate::dot::DotPath) -> Option<TileFn> {
+    let level = available_levels().rev().find(|&l| match l {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 | Level::Avx512Vnni => vec_dot_for_level(l, ty).is_some(),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    })?;
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => x86_avx2::tile_path(ty, path),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512Vnni => x86_avx512::tile_path(ty, path),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 /// Asks the CPU to start loading `bytes` into its caches (one prefetch per
 /// 64-byte line) and returns at once. A matmul calls it a few weight rows
 /// ahead of the row it computes: a lone token's dot products are too short

@@ -533,44 +533,75 @@ pub(super) fn q4_k_q8_k_gemm<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn q4_k_repacked<M: Madd, const GEMM: bool>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    let mut out = [0.0f32];
+    q4_k_repacked_n::<M, GEMM, 1>(m, w, x, x.len(), &mut out);
+    out[0]
+}
+
+/// [`q4_k_repacked`] for one weight row against `RN` activation rows
+/// (`act_row` bytes apart) into `out[..RN]`: the row's nibbles and scales
+/// are unpacked once per super-block for all of them, and every pair gets
+/// exactly the single-pair integer sums and float steps.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+// Indices pair tokens across several arrays, as the math reads.
+#[allow(clippy::needless_range_loop)]
+fn q4_k_repacked_n<M: Madd, const GEMM: bool, const RN: usize>(
+    m: M,
+    w: &[u8],
+    x: &[u8],
+    act_row: usize,
+    out: &mut [f32],
+) {
     let m4 = _mm256_set1_epi8(0x0F);
-    let (mut acc, mut acc_m) = (0.0f32, 0.0f32);
-    for (wb, xb) in w.chunks_exact(144).zip(x.chunks_exact(Q8_K_BYTES)) {
-        let yd = f32_at(xb, 0);
+    let zero = _mm256_setzero_si256();
+    let (mut acc, mut acc_m) = ([0.0f32; RN], [0.0f32; RN]);
+    for (b, wb) in w.chunks_exact(144).enumerate() {
         let (dw, dminw) = f16x2_at(wb, 0);
-        let d = dw * yd;
-        let dmin = dminw * yd;
         let ms = k4_scales_mins(bytes(wb, 4));
-        let mins = k4_min_sums(ms, xb);
         let sc128 = _mm256_castsi256_si128(ms);
         let scales = _mm256_set_m128i(sc128, sc128);
-        let mut min_lanes = [0i32; 4];
-        if GEMM {
-            // SAFETY: `min_lanes` is 16 writable bytes; `storeu` has no
-            // alignment requirement.
-            unsafe { _mm_storeu_si128(min_lanes.as_mut_ptr().cast(), mins) };
-        }
-        let mut sumi = _mm256_setzero_si256();
-        for (j, min_j) in min_lanes.into_iter().enumerate() {
+        let (mut lo, mut hi, mut sc) = ([zero; 4], [zero; 4], [zero; 8]);
+        for j in 0..4 {
             let q4 = load32(bytes(wb, 16 + 32 * j));
-            let lo = _mm256_and_si256(q4, m4);
-            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q4), m4);
-            let pl = _mm256_maddubs_epi16(lo, load32(bytes(xb, 4 + 64 * j)));
-            let ph = _mm256_maddubs_epi16(hi, load32(bytes(xb, 4 + 64 * j + 32)));
-            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j), pl);
-            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j + 1), ph);
+            lo[j] = _mm256_and_si256(q4, m4);
+            hi[j] = _mm256_and_si256(_mm256_srli_epi16::<4>(q4), m4);
+            sc[2 * j] = scale_k4(scales, 2 * j);
+            sc[2 * j + 1] = scale_k4(scales, 2 * j + 1);
+        }
+        for t in 0..RN {
+            let xb = &x[t * act_row + b * Q8_K_BYTES..][..Q8_K_BYTES];
+            let yd = f32_at(xb, 0);
+            let d = dw * yd;
+            let dmin = dminw * yd;
+            let mins = k4_min_sums(ms, xb);
+            let mut min_lanes = [0i32; 4];
             if GEMM {
-                acc = (hsum_epi32(sumi) as f32).mul_add(d, acc);
-                acc_m = (min_j as f32).mul_add(dmin, acc_m);
-                sumi = _mm256_setzero_si256();
+                // SAFETY: `min_lanes` is 16 writable bytes; `storeu` has no
+                // alignment requirement.
+                unsafe { _mm_storeu_si128(min_lanes.as_mut_ptr().cast(), mins) };
+            }
+            let mut sumi = zero;
+            for (j, min_j) in min_lanes.into_iter().enumerate() {
+                let pl = _mm256_maddubs_epi16(lo[j], load32(bytes(xb, 4 + 64 * j)));
+                let ph = _mm256_maddubs_epi16(hi[j], load32(bytes(xb, 4 + 64 * j + 32)));
+                sumi = m.madd_i16(sumi, sc[2 * j], pl);
+                sumi = m.madd_i16(sumi, sc[2 * j + 1], ph);
+                if GEMM {
+                    acc[t] = (hsum_epi32(sumi) as f32).mul_add(d, acc[t]);
+                    acc_m[t] = (min_j as f32).mul_add(dmin, acc_m[t]);
+                    sumi = zero;
+                }
+            }
+            if !GEMM {
+                acc[t] = (hsum_epi32(sumi) as f32).mul_add(d, acc[t]);
+                acc_m[t] = (hsum_epi32_4(mins) as f32).mul_add(dmin, acc_m[t]);
             }
         }
-        if !GEMM {
-            acc = (hsum_epi32(sumi) as f32).mul_add(d, acc);
-            acc_m = (hsum_epi32_4(mins) as f32).mul_add(dmin, acc_m);
-        }
     }
-    acc - acc_m
+    for t in 0..RN {
+        out[t] = acc[t] - acc_m[t];
+    }
 }
 
 /// Q5_K · Q8_K: Q4_K with a fifth bit; bits `2j` and `2j+1` of each `qh`
@@ -661,53 +692,124 @@ pub(super) fn q6_k_q8_k_tiled<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn q6_k_impl<M: Madd, const TILED: bool>(m: M, w: &[u8], x: &[u8]) -> f32 {
+    let mut out = [0.0f32];
+    q6_k_impl_n::<M, TILED, 1>(m, w, x, x.len(), &mut out);
+    out[0]
+}
+
+/// [`q6_k_impl`] for one weight row against `RN` activation rows
+/// (`act_row` bytes apart) into `out[..RN]`: the six-bit values and scale
+/// pairs are unpacked once per super-block for all of them, and every pair
+/// gets exactly the single-pair integer sums and float steps.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+// Indices pair tokens across several arrays, as the math reads.
+#[allow(clippy::needless_range_loop)]
+fn q6_k_impl_n<M: Madd, const TILED: bool, const RN: usize>(
+    m: M,
+    w: &[u8],
+    x: &[u8],
+    act_row: usize,
+    out: &mut [f32],
+) {
     let m4 = _mm256_set1_epi8(0x0F);
     let m3 = _mm256_set1_epi8(0x03);
-    let mut acc = _mm256_setzero_ps();
-    let mut acc_tiled = 0.0f32;
-    for (wb, xb) in w.chunks_exact(210).zip(x.chunks_exact(Q8_K_BYTES)) {
+    let zero = _mm256_setzero_si256();
+    let mut acc = [_mm256_setzero_ps(); RN];
+    let mut acc_tiled = [0.0f32; RN];
+    for (b, wb) in w.chunks_exact(210).enumerate() {
         let scales = load16(bytes(wb, 192));
-        let offset = m.madd_i16(
-            _mm256_setzero_si256(),
-            _mm256_cvtepi8_epi16(scales),
-            q8k_bsums(xb),
-        );
-        let mut sumi = _mm256_setzero_si256();
+        let scales16 = _mm256_cvtepi8_epi16(scales);
+        let (mut q, mut sp) = ([zero; 8], [zero; 8]);
         for n in 0..2 {
             let ql0 = load32(bytes(wb, 64 * n));
             let ql1 = load32(bytes(wb, 64 * n + 32));
             let qh = load32(bytes(wb, 128 + 32 * n));
-            let q = [
-                _mm256_or_si256(_mm256_and_si256(ql0, m4), high2(qh, m3)),
-                _mm256_or_si256(_mm256_and_si256(ql1, m4), high2(_mm256_srli_epi16::<2>(qh), m3)),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
-                    high2(_mm256_srli_epi16::<4>(qh), m3),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
-                    high2(_mm256_srli_epi16::<6>(qh), m3),
-                ),
-            ];
-            for (k, qk) in q.into_iter().enumerate() {
-                let p = _mm256_maddubs_epi16(qk, load32(bytes(xb, 4 + 128 * n + 32 * k)));
-                sumi = m.madd_i16(sumi, scale_pair_q6(scales, 8 * n + 2 * k), p);
+            q[4 * n] = _mm256_or_si256(_mm256_and_si256(ql0, m4), high2(qh, m3));
+            q[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), high2(_mm256_srli_epi16::<2>(qh), m3));
+            q[4 * n + 2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                high2(_mm256_srli_epi16::<4>(qh), m3),
+            );
+            q[4 * n + 3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
+                high2(_mm256_srli_epi16::<6>(qh), m3),
+            );
+            for k in 0..4 {
+                sp[4 * n + k] = scale_pair_q6(scales, 8 * n + 2 * k);
             }
         }
-        let sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32::<5>(offset));
-        let (dw, yd) = (f16x2_at(wb, 206).1, f32_at(xb, 0));
-        if TILED {
-            acc_tiled = (hsum_epi32(sumi) as f32 * dw).mul_add(yd, acc_tiled);
-        } else {
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * yd), _mm256_cvtepi32_ps(sumi), acc);
+        let dw = f16x2_at(wb, 206).1;
+        for t in 0..RN {
+            let xb = &x[t * act_row + b * Q8_K_BYTES..][..Q8_K_BYTES];
+            let offset = m.madd_i16(zero, scales16, q8k_bsums(xb));
+            let mut sumi = zero;
+            for n in 0..2 {
+                for k in 0..4 {
+                    let p = _mm256_maddubs_epi16(q[4 * n + k], load32(bytes(xb, 4 + 128 * n + 32 * k)));
+                    sumi = m.madd_i16(sumi, sp[4 * n + k], p);
+                }
+            }
+            let sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32::<5>(offset));
+            let yd = f32_at(xb, 0);
+            if TILED {
+                acc_tiled[t] = (hsum_epi32(sumi) as f32 * dw).mul_add(yd, acc_tiled[t]);
+            } else {
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * yd), _mm256_cvtepi32_ps(sumi), acc[t]);
+            }
         }
     }
-    if TILED {
-        acc_tiled
-    } else {
-        hsum_ps(acc)
+    for t in 0..RN {
+        out[t] = if TILED { acc_tiled[t] } else { hsum_ps(acc[t]) };
     }
 }
+
+/// The K-quant tiles: one weight row (`rm` must be 1) against `rn` tokens
+/// through the `_n` kernels above; `rn` up to 4 gets its own compiled
+/// kernel, more fall back to `pair` per token.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn k_quant_tiles<M: Madd, const KIND: u8, const PATH: bool>(
+    m: M,
+    pair: crate::dot::VecDotFn,
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    rn: usize,
+    out: &mut [f32],
+) {
+    assert!(rm == 1 && w.len() >= row_bytes && out.len() >= rn);
+    let w = &w[..row_bytes];
+    let xr = row_bytes / if KIND == Q4_K { 144 } else { 210 } * Q8_K_BYTES;
+    assert!(rn == 0 || x.len() >= (rn - 1) * act_row + xr);
+    macro_rules! n {
+        ($rn:literal) => {
+            if KIND == Q4_K {
+                q4_k_repacked_n::<M, PATH, $rn>(m, w, x, act_row, out)
+            } else {
+                q6_k_impl_n::<M, PATH, $rn>(m, w, x, act_row, out)
+            }
+        };
+    }
+    match rn {
+        1 => n!(1),
+        2 => n!(2),
+        3 => n!(3),
+        4 => n!(4),
+        _ => {
+            for (j, o) in out[..rn].iter_mut().enumerate() {
+                *o = pair(w, &x[j * act_row..j * act_row + xr]);
+            }
+        }
+    }
+}
+
+/// Which K-quant a [`k_quant_tiles`] kernel computes.
+pub(super) const Q4_K: u8 = 3;
+pub(super) const Q6_K: u8 = 4;
 
 macro_rules! entry {
     ($name:ident, $kernel:ident) => {
@@ -752,6 +854,45 @@ macro_rules! tile_entry {
 tile_entry!(q8_0_tile, q8_0, Q8_0, 34);
 tile_entry!(q4_0_tile, q4_0, Q4_0, 18);
 tile_entry!(q5_0_tile, q5_0, Q5_0, 22);
+
+macro_rules! k_tile_entry {
+    ($name:ident, $pair:ident, $kind:ident, $path:literal) => {
+        fn $name(
+            w: &[u8],
+            row_bytes: usize,
+            rm: usize,
+            x: &[u8],
+            act_row: usize,
+            rn: usize,
+            out: &mut [f32],
+        ) {
+            // SAFETY: as for `entry!`: handed out only by `tile_path` after
+            // `Avx2::detect` saw every feature the kernels need.
+            unsafe {
+                k_quant_tiles::<Avx2, $kind, $path>(Avx2(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
+            }
+        }
+    };
+}
+
+k_tile_entry!(q4_k_tile, q4_k, Q4_K, false);
+k_tile_entry!(q4_k_gemm_tile, q4_k_gemm, Q4_K, true);
+k_tile_entry!(q6_k_tile, q6_k, Q6_K, false);
+k_tile_entry!(q6_k_tiled_tile, q6_k_tiled, Q6_K, true);
+
+/// The AVX2 one-row, several-token kernel for a K-quant on `path`.
+pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::TileFn> {
+    use crate::dot::DotPath as P;
+    use gguf::GgmlType as T;
+    Avx2::detect()?;
+    match (ty, path) {
+        (T::Q4K, P::Vec) => Some(q4_k_tile),
+        (T::Q4K, P::Gemm4) => Some(q4_k_gemm_tile),
+        (T::Q6K, P::Vec) => Some(q6_k_tile),
+        (T::Q6K, P::Tiled) => Some(q6_k_tiled_tile),
+        _ => None,
+    }
+}
 
 /// The AVX2 matmul tile for a weight type, or `None` for types without one.
 pub(super) fn tile(ty: gguf::GgmlType) -> Option<crate::dot::TileFn> {

@@ -11,9 +11,9 @@
 use std::arch::x86_64::*;
 
 use super::x86_avx2::{
-    bytes, decode_block_unsigned, f16_splat, hsum_ps, load32, q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm,
-    q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_family_tile, q8_0_q8_0, unsigned_offset, Madd,
-    Q4_0, Q5_0, Q8_0,
+    bytes, decode_block_unsigned, f16_splat, hsum_ps, k_quant_tiles, load32, q4_0_q8_0, q4_k_q8_k,
+    q4_k_q8_k_gemm, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_family_tile, q8_0_q8_0,
+    unsigned_offset, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
 };
 use crate::dot::Q8_0_BYTES;
 
@@ -265,6 +265,56 @@ macro_rules! tile_entry {
 tile_entry!(q8_0_tile, q8_0, Q8_0, 34);
 tile_entry!(q4_0_tile, q4_0, Q4_0, 18);
 tile_entry!(q5_0_tile, q5_0, Q5_0, 22);
+
+macro_rules! k_tile_entry {
+    ($name:ident, $pair:ident, $kind:ident, $path:literal) => {
+        fn $name(
+            w: &[u8],
+            row_bytes: usize,
+            rm: usize,
+            x: &[u8],
+            act_row: usize,
+            rn: usize,
+            out: &mut [f32],
+        ) {
+            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+            #[allow(clippy::too_many_arguments)]
+            fn with_features(
+                w: &[u8],
+                row_bytes: usize,
+                rm: usize,
+                x: &[u8],
+                act_row: usize,
+                rn: usize,
+                out: &mut [f32],
+            ) {
+                k_quant_tiles::<Vnni, $kind, $path>(Vnni(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
+            }
+            // SAFETY: handed out only by `tile_path`, after `Vnni::detect`
+            // saw every feature enabled above.
+            unsafe { with_features(w, row_bytes, rm, x, act_row, rn, out) }
+        }
+    };
+}
+
+k_tile_entry!(q4_k_tile, q4_k, Q4_K, false);
+k_tile_entry!(q4_k_gemm_tile, q4_k_gemm, Q4_K, true);
+k_tile_entry!(q6_k_tile, q6_k, Q6_K, false);
+k_tile_entry!(q6_k_tiled_tile, q6_k_tiled, Q6_K, true);
+
+/// The AVX-512 VNNI one-row, several-token kernel for a K-quant on `path`.
+pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::TileFn> {
+    use crate::dot::DotPath as P;
+    use gguf::GgmlType as T;
+    Vnni::detect()?;
+    match (ty, path) {
+        (T::Q4K, P::Vec) => Some(q4_k_tile),
+        (T::Q4K, P::Gemm4) => Some(q4_k_gemm_tile),
+        (T::Q6K, P::Vec) => Some(q6_k_tile),
+        (T::Q6K, P::Tiled) => Some(q6_k_tiled_tile),
+        _ => None,
+    }
+}
 
 /// The AVX-512 VNNI matmul tile for a weight type, or `None`.
 pub(super) fn tile(ty: gguf::GgmlType) -> Option<crate::dot::TileFn> {
