@@ -118,8 +118,8 @@ def test_bad_requests_get_4xx_and_the_server_goes_on(client, gemma):
 
 
 @pytest.mark.xfail(
-    reason="issue #8 acceptance not met yet: four requests take about 1.9-2.2x one on 2 cores "
-    "(Q4_K/Q6_K weights still cost one dot product per row and token); the figure is recorded "
+    reason="issue #8 acceptance not met yet: four requests take about 1.8-2x one on 2 cores "
+    "(the output matrix still costs ~1.6x one token's work for four); the figure is recorded "
     "either way",
     strict=False,
 )
