@@ -63,12 +63,18 @@ class Server:
     def pid(self):
         return self.proc.pid
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
+
+    def anon_kib(self):
+        """Resident anonymous memory (heap, stacks): what a leak grows.
+        VmRSS also counts the model's mmapped pages, which the kernel evicts
+        and faults back in at will, so it moves by tens of MiB on its own."""
+        return self.rss_kib("RssAnon")
 
     def stop(self, timeout=60):
         if self.proc.poll() is None:
