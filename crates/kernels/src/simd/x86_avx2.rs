@@ -420,14 +420,40 @@ pub(super) fn q8_0_family_tiles<M: Madd, const KIND: u8, const BW: usize>(
         (4, 2) => q8_0_family_tile::<M, KIND, BW, 4, 2>(m, w, row_bytes, x, act_row, out),
         (4, 3) => q8_0_family_tile::<M, KIND, BW, 4, 3>(m, w, row_bytes, x, act_row, out),
         (4, 4) => q8_0_family_tile::<M, KIND, BW, 4, 4>(m, w, row_bytes, x, act_row, out),
-        _ => {
-            for i in 0..rm {
-                for j in 0..rn {
-                    let wi = &w[i * row_bytes..(i + 1) * row_bytes];
-                    let xj = &x[j * act_row..j * act_row + row_bytes / BW * Q8_0_BYTES];
-                    out[j * rm + i] = pair(wi, xj);
-                }
-            }
+        _ => each_pair(
+            pair,
+            w,
+            row_bytes,
+            rm,
+            x,
+            act_row,
+            row_bytes / BW * Q8_0_BYTES,
+            rn,
+            out,
+        ),
+    }
+}
+
+/// A tile's shape without a compiled kernel: `pair` on every (row, token),
+/// where activation rows are `x_bytes` long (the same results, slower).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn each_pair(
+    pair: crate::dot::VecDotFn,
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    x_bytes: usize,
+    rn: usize,
+    out: &mut [f32],
+) {
+    for i in 0..rm {
+        for j in 0..rn {
+            out[j * rm + i] = pair(
+                &w[i * row_bytes..(i + 1) * row_bytes],
+                &x[j * act_row..][..x_bytes],
+            );
         }
     }
 }
@@ -799,11 +825,7 @@ pub(super) fn k_quant_tiles<M: Madd, const KIND: u8, const PATH: bool>(
         2 => n!(2),
         3 => n!(3),
         4 => n!(4),
-        _ => {
-            for (j, o) in out[..rn].iter_mut().enumerate() {
-                *o = pair(w, &x[j * act_row..j * act_row + xr]);
-            }
-        }
+        _ => each_pair(pair, w, row_bytes, 1, x, act_row, xr, rn, out),
     }
 }
 
@@ -831,8 +853,10 @@ entry!(q6_k, q6_k_q8_k);
 entry!(q4_k_gemm, q4_k_q8_k_gemm);
 entry!(q6_k_tiled, q6_k_q8_k_tiled);
 
+/// A [`crate::dot::TileFn`] from one of the generic tile drivers
+/// (`q8_0_family_tiles`, `k_quant_tiles`), with `pair` as its fallback.
 macro_rules! tile_entry {
-    ($name:ident, $pair:ident, $kind:ident, $bw:literal) => {
+    ($name:ident, $pair:ident, $tiles:expr) => {
         fn $name(
             w: &[u8],
             row_bytes: usize,
@@ -842,43 +866,20 @@ macro_rules! tile_entry {
             rn: usize,
             out: &mut [f32],
         ) {
-            // SAFETY: as for `entry!`: handed out only by `tile` after
-            // `Avx2::detect` saw every feature the tiles need.
-            unsafe {
-                q8_0_family_tiles::<Avx2, $kind, $bw>(Avx2(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
-            }
+            // SAFETY: as for `entry!`: handed out only by `tile` or
+            // `tile_path` after `Avx2::detect` saw every feature the tiles need.
+            unsafe { $tiles(Avx2(()), $pair, w, row_bytes, rm, x, act_row, rn, out) }
         }
     };
 }
 
-tile_entry!(q8_0_tile, q8_0, Q8_0, 34);
-tile_entry!(q4_0_tile, q4_0, Q4_0, 18);
-tile_entry!(q5_0_tile, q5_0, Q5_0, 22);
-
-macro_rules! k_tile_entry {
-    ($name:ident, $pair:ident, $kind:ident, $path:literal) => {
-        fn $name(
-            w: &[u8],
-            row_bytes: usize,
-            rm: usize,
-            x: &[u8],
-            act_row: usize,
-            rn: usize,
-            out: &mut [f32],
-        ) {
-            // SAFETY: as for `entry!`: handed out only by `tile_path` after
-            // `Avx2::detect` saw every feature the kernels need.
-            unsafe {
-                k_quant_tiles::<Avx2, $kind, $path>(Avx2(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
-            }
-        }
-    };
-}
-
-k_tile_entry!(q4_k_tile, q4_k, Q4_K, false);
-k_tile_entry!(q4_k_gemm_tile, q4_k_gemm, Q4_K, true);
-k_tile_entry!(q6_k_tile, q6_k, Q6_K, false);
-k_tile_entry!(q6_k_tiled_tile, q6_k_tiled, Q6_K, true);
+tile_entry!(q8_0_tile, q8_0, q8_0_family_tiles::<Avx2, Q8_0, 34>);
+tile_entry!(q4_0_tile, q4_0, q8_0_family_tiles::<Avx2, Q4_0, 18>);
+tile_entry!(q5_0_tile, q5_0, q8_0_family_tiles::<Avx2, Q5_0, 22>);
+tile_entry!(q4_k_tile, q4_k, k_quant_tiles::<Avx2, Q4_K, false>);
+tile_entry!(q4_k_gemm_tile, q4_k_gemm, k_quant_tiles::<Avx2, Q4_K, true>);
+tile_entry!(q6_k_tile, q6_k, k_quant_tiles::<Avx2, Q6_K, false>);
+tile_entry!(q6_k_tiled_tile, q6_k_tiled, k_quant_tiles::<Avx2, Q6_K, true>);
 
 /// The AVX2 one-row, several-token kernel for a K-quant on `path`.
 pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::TileFn> {

@@ -11,7 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::x86_avx2::{
-    bytes, decode_block_unsigned, f16_splat, hsum_ps, k_quant_tiles, load32, q4_0_q8_0, q4_k_q8_k,
+    bytes, decode_block_unsigned, each_pair, f16_splat, hsum_ps, k_quant_tiles, load32, q4_0_q8_0, q4_k_q8_k,
     q4_k_q8_k_gemm, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_family_tile, q8_0_q8_0,
     unsigned_offset, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
 };
@@ -213,8 +213,45 @@ fn q8_0_family_tile_x2<
     }
 }
 
+/// The Q8_0-family tile shapes on 512-bit registers, the 256-bit tile for
+/// the odd one, `pair` for any other (the matmul asks for `(4, 1..=4)`).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn q8_0_family_tiles_x2<const KIND: u8, const BW: usize>(
+    m: Vnni,
+    pair: crate::dot::VecDotFn,
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    rn: usize,
+    out: &mut [f32],
+) {
+    match (rm, rn) {
+        (4, 1) => q8_0_family_tile_x2::<KIND, BW, 4, 1, true>(w, row_bytes, x, act_row, out),
+        (4, 2) => q8_0_family_tile_x2::<KIND, BW, 4, 2, false>(w, row_bytes, x, act_row, out),
+        (4, 4) => q8_0_family_tile_x2::<KIND, BW, 4, 4, false>(w, row_bytes, x, act_row, out),
+        (4, 3) => q8_0_family_tile::<Vnni, KIND, BW, 4, 3>(m, w, row_bytes, x, act_row, out),
+        _ => each_pair(
+            pair,
+            w,
+            row_bytes,
+            rm,
+            x,
+            act_row,
+            row_bytes / BW * Q8_0_BYTES,
+            rn,
+            out,
+        ),
+    }
+}
+
+/// A [`crate::dot::TileFn`] from one of the tile drivers, with `pair` as
+/// its fallback.
 macro_rules! tile_entry {
-    ($name:ident, $pair:ident, $kind:ident, $bw:literal) => {
+    ($name:ident, $pair:ident, $tiles:expr) => {
         fn $name(
             w: &[u8],
             row_bytes: usize,
@@ -225,7 +262,6 @@ macro_rules! tile_entry {
             out: &mut [f32],
         ) {
             #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-            #[allow(clippy::too_many_arguments)]
             fn with_features(
                 w: &[u8],
                 row_bytes: usize,
@@ -235,72 +271,22 @@ macro_rules! tile_entry {
                 rn: usize,
                 out: &mut [f32],
             ) {
-                match (rm, rn) {
-                    (4, 1) => q8_0_family_tile_x2::<$kind, $bw, 4, 1, true>(w, row_bytes, x, act_row, out),
-                    (4, 2) => q8_0_family_tile_x2::<$kind, $bw, 4, 2, false>(w, row_bytes, x, act_row, out),
-                    (4, 4) => q8_0_family_tile_x2::<$kind, $bw, 4, 4, false>(w, row_bytes, x, act_row, out),
-                    (4, 3) => {
-                        q8_0_family_tile::<Vnni, $kind, $bw, 4, 3>(Vnni(()), w, row_bytes, x, act_row, out)
-                    }
-                    _ => {
-                        let xr = row_bytes / $bw * Q8_0_BYTES;
-                        for i in 0..rm {
-                            for j in 0..rn {
-                                out[j * rm + i] = $pair(
-                                    &w[i * row_bytes..(i + 1) * row_bytes],
-                                    &x[j * act_row..j * act_row + xr],
-                                );
-                            }
-                        }
-                    }
-                }
+                $tiles(Vnni(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
             }
-            // SAFETY: handed out only by `tile`, after `Vnni::detect` saw
-            // every feature enabled above.
+            // SAFETY: handed out only by `tile` or `tile_path`, after
+            // `Vnni::detect` saw every feature enabled above.
             unsafe { with_features(w, row_bytes, rm, x, act_row, rn, out) }
         }
     };
 }
 
-tile_entry!(q8_0_tile, q8_0, Q8_0, 34);
-tile_entry!(q4_0_tile, q4_0, Q4_0, 18);
-tile_entry!(q5_0_tile, q5_0, Q5_0, 22);
-
-macro_rules! k_tile_entry {
-    ($name:ident, $pair:ident, $kind:ident, $path:literal) => {
-        fn $name(
-            w: &[u8],
-            row_bytes: usize,
-            rm: usize,
-            x: &[u8],
-            act_row: usize,
-            rn: usize,
-            out: &mut [f32],
-        ) {
-            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-            #[allow(clippy::too_many_arguments)]
-            fn with_features(
-                w: &[u8],
-                row_bytes: usize,
-                rm: usize,
-                x: &[u8],
-                act_row: usize,
-                rn: usize,
-                out: &mut [f32],
-            ) {
-                k_quant_tiles::<Vnni, $kind, $path>(Vnni(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
-            }
-            // SAFETY: handed out only by `tile_path`, after `Vnni::detect`
-            // saw every feature enabled above.
-            unsafe { with_features(w, row_bytes, rm, x, act_row, rn, out) }
-        }
-    };
-}
-
-k_tile_entry!(q4_k_tile, q4_k, Q4_K, false);
-k_tile_entry!(q4_k_gemm_tile, q4_k_gemm, Q4_K, true);
-k_tile_entry!(q6_k_tile, q6_k, Q6_K, false);
-k_tile_entry!(q6_k_tiled_tile, q6_k_tiled, Q6_K, true);
+tile_entry!(q8_0_tile, q8_0, q8_0_family_tiles_x2::<Q8_0, 34>);
+tile_entry!(q4_0_tile, q4_0, q8_0_family_tiles_x2::<Q4_0, 18>);
+tile_entry!(q5_0_tile, q5_0, q8_0_family_tiles_x2::<Q5_0, 22>);
+tile_entry!(q4_k_tile, q4_k, k_quant_tiles::<Vnni, Q4_K, false>);
+tile_entry!(q4_k_gemm_tile, q4_k_gemm, k_quant_tiles::<Vnni, Q4_K, true>);
+tile_entry!(q6_k_tile, q6_k, k_quant_tiles::<Vnni, Q6_K, false>);
+tile_entry!(q6_k_tiled_tile, q6_k_tiled, k_quant_tiles::<Vnni, Q6_K, true>);
 
 /// The AVX-512 VNNI one-row, several-token kernel for a K-quant on `path`.
 pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::TileFn> {
