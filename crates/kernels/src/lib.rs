@@ -10,6 +10,7 @@
 pub mod quant;
 
 pub use quant::{dequantize, DequantError};
+pub mod attn;
 pub mod dot;
 pub mod matmul;
 pub mod ops;

@@ -1,0 +1,663 @@
+//! Register-blocked kernels for the attention of a batch step, in the
+//! arithmetic of llama.cpp's CPU backend (llamafile's tinyBLAS f16 path on
+//! AVX-512): every `q·k` and every output element `Σ_j p_j v_j` is summed
+//! in [`LANES`] lane accumulators, lane `k` taking its terms in order, the
+//! lanes reduced pairwise at the end.
+//!
+//! The inputs are f16 values widened to f32 (queries and probabilities are
+//! rounded to f16 before they get here, keys and values come from an f16
+//! cache). A product of two f16 values is exact in f32, so a fused
+//! multiply-add rounds once, exactly as a multiply followed by an add: the
+//! SIMD kernels use FMAs and still match the scalar references
+//! ([`scores_scalar`], [`values_acc_scalar`]) bit for bit. With inputs that
+//! are not f16 values the two may differ in the last bit.
+//!
+//! What the SIMD kernels change is only the order of the loops: a tile of
+//! query rows × keys shares its loads (one 16-lane accumulator per pair),
+//! and the value sums walk one lane's cells with the accumulators of a
+//! block of rows × columns held in registers. Each individual sum sees the
+//! same terms in the same order as the reference.
+
+use std::ops::Range;
+
+/// Lane accumulators per sum (a 512-bit vector of f32).
+pub const LANES: usize = 16;
+
+/// `out[r * out_stride + c] = dot(q_r, k_c) * scale` for the `nr` query
+/// rows `q_r = q[r * hk..][..hk]` and the `nc` keys `k_c = k[c * hk..][..hk]`,
+/// where `dot` is [`crate::ops::dot`]: 16 lane sums over the first
+/// `16·⌊hk/16⌋` elements, reduced pairwise, then the remaining products
+/// added one by one. Bit for bit [`scores_scalar`] when `q` and `k` hold
+/// f16 values (see the module documentation).
+///
+/// # Panics
+/// If a slice is too short for the sizes given, or `out_stride < nc`.
+#[allow(clippy::too_many_arguments)]
+pub fn scores(
+    q: &[f32],
+    k: &[f32],
+    hk: usize,
+    nr: usize,
+    nc: usize,
+    scale: f32,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    check_scores(q, k, hk, nr, nc, out, out_stride);
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        // SAFETY: the CPU has AVX-512F (checked just above) and the slices
+        // hold every element the sizes address (`check_scores`).
+        return unsafe { x86::scores(q, k, hk, nr, nc, scale, out, out_stride) };
+    }
+    scores_scalar(q, k, hk, nr, nc, scale, out, out_stride);
+}
+
+/// The reference of [`scores`]: one [`crate::ops::dot`] per pair.
+///
+/// # Panics
+/// As [`scores`].
+#[allow(clippy::too_many_arguments)]
+pub fn scores_scalar(
+    q: &[f32],
+    k: &[f32],
+    hk: usize,
+    nr: usize,
+    nc: usize,
+    scale: f32,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    check_scores(q, k, hk, nr, nc, out, out_stride);
+    for r in 0..nr {
+        let qr = &q[r * hk..(r + 1) * hk];
+        for c in 0..nc {
+            out[r * out_stride + c] = crate::ops::dot(qr, &k[c * hk..(c + 1) * hk]) * scale;
+        }
+    }
+}
+
+fn check_scores(q: &[f32], k: &[f32], hk: usize, nr: usize, nc: usize, out: &[f32], out_stride: usize) {
+    assert!(q.len() >= nr * hk, "queries: {} < {nr} × {hk}", q.len());
+    assert!(k.len() >= nc * hk, "keys: {} < {nc} × {hk}", k.len());
+    if nr > 0 && nc > 0 {
+        assert!(out_stride >= nc, "score stride {out_stride} < {nc} keys");
+        assert!(out.len() >= (nr - 1) * out_stride + nc, "score buffer too short");
+    }
+}
+
+/// Adds the value terms of cells `first..first + n` to the lane sums of
+/// `nr` rows, over the columns `cols` of values `hv` wide:
+/// `acc[r * acc_stride + k * hv + d] += p[r * p_stride + i] * v[i * v_stride + d - cols.start]`
+/// for each cell `first + i` in order, `k = (first + i) % LANES`, `d` in
+/// `cols` (`v` holds the columns `cols` of each cell, `v_stride` apart). Each output element is then the pairwise reduction of its
+/// `LANES` sums ([`crate::ops::reduce_lanes`]). Calls over consecutive
+/// ranges of cells continue the same sums. Bit for bit
+/// [`values_acc_scalar`] when `p` and `v` hold f16 values.
+///
+/// # Panics
+/// If a slice is too short for the sizes given, `cols` does not lie in
+/// `0..hv`, `v_stride < cols.len()` or `acc_stride < LANES * hv`.
+#[allow(clippy::too_many_arguments)]
+pub fn values_acc(
+    p: &[f32],
+    p_stride: usize,
+    nr: usize,
+    first: usize,
+    n: usize,
+    v: &[f32],
+    v_stride: usize,
+    hv: usize,
+    cols: Range<usize>,
+    acc: &mut [f32],
+    acc_stride: usize,
+) {
+    check_values(p, p_stride, nr, n, v, v_stride, hv, &cols, acc, acc_stride);
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        // SAFETY: the CPU has AVX-512F (checked just above) and the slices
+        // hold every element the sizes address (`check_values`).
+        return unsafe { x86::values_acc(p, p_stride, nr, first, n, v, v_stride, hv, cols, acc, acc_stride) };
+    }
+    values_acc_scalar(p, p_stride, nr, first, n, v, v_stride, hv, cols, acc, acc_stride);
+}
+
+/// The reference of [`values_acc`]: per row and cell, `acc_lane += p · v`
+/// over the columns (multiply, then add).
+///
+/// # Panics
+/// As [`values_acc`].
+#[allow(clippy::too_many_arguments)]
+pub fn values_acc_scalar(
+    p: &[f32],
+    p_stride: usize,
+    nr: usize,
+    first: usize,
+    n: usize,
+    v: &[f32],
+    v_stride: usize,
+    hv: usize,
+    cols: Range<usize>,
+    acc: &mut [f32],
+    acc_stride: usize,
+) {
+    check_values(p, p_stride, nr, n, v, v_stride, hv, &cols, acc, acc_stride);
+    for r in 0..nr {
+        for i in 0..n {
+            let k = (first + i) % LANES;
+            let w = p[r * p_stride + i];
+            let base = r * acc_stride + k * hv;
+            let dst = &mut acc[base + cols.start..base + cols.end];
+            let src = &v[i * v_stride..i * v_stride + cols.len()];
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d += w * s;
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_values(
+    p: &[f32],
+    p_stride: usize,
+    nr: usize,
+    n: usize,
+    v: &[f32],
+    v_stride: usize,
+    hv: usize,
+    cols: &Range<usize>,
+    acc: &[f32],
+    acc_stride: usize,
+) {
+    assert!(
+        cols.start <= cols.end && cols.end <= hv,
+        "columns {cols:?} outside 0..{hv}"
+    );
+    assert!(
+        v_stride >= cols.len(),
+        "value stride {v_stride} < {} columns",
+        cols.len()
+    );
+    if n > 0 {
+        assert!(v.len() >= (n - 1) * v_stride + cols.len(), "values too short");
+    }
+    if nr > 0 {
+        assert!(
+            acc_stride >= LANES * hv,
+            "lane stride {acc_stride} < {LANES} × {hv}"
+        );
+        assert!(
+            acc.len() >= (nr - 1) * acc_stride + LANES * hv,
+            "lane sums too short"
+        );
+        if n > 0 {
+            assert!(p.len() >= (nr - 1) * p_stride + n, "probabilities too short");
+        }
+    }
+}
+
+/// [`crate::ops::softmax_from`], 16 cells at a time on AVX-512, with the
+/// same bits: the same `exp` polynomial with the same FMAs
+/// (`_mm512_scalef_ps` scales by `2^n` with the single rounding the scalar
+/// code gets in two exact steps), the same 16-cell groups summed by the
+/// same pairwise tree into an f64 sum. For rows of scores (finite values,
+/// or -inf for a masked cell), which is what a softmax gets.
+pub fn softmax_from(x: &mut [f32], first: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { x86::softmax_from(x, first) };
+    }
+    crate::ops::softmax_from(x, first);
+}
+
+/// Rounds every value to the nearest f16 (ties to even) and back, as
+/// [`crate::ops::round_to_f16`] (`f16::from_f32(v).to_f32()`), 16 at a
+/// time with `vcvtps2ph` / `vcvtph2ps` on AVX-512 (same results for every
+/// value but NaN payloads).
+pub fn round_to_f16(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { x86::round_to_f16(x) };
+    }
+    crate::ops::round_to_f16(x);
+}
+
+/// Widens f16 values into `out` (over the shorter length): the exact
+/// conversion, 16 at a time with `vcvtph2ps` on AVX-512.
+pub fn widen(src: &[half::f16], out: &mut [f32]) {
+    let n = src.len().min(out.len());
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        // SAFETY: the CPU has AVX-512F (checked just above); both slices
+        // hold `n` elements.
+        return unsafe { x86::widen(&src[..n], &mut out[..n]) };
+    }
+    widen_scalar(&src[..n], &mut out[..n]);
+}
+
+/// The reference of [`widen`].
+pub fn widen_scalar(src: &[half::f16], out: &mut [f32]) {
+    for (d, s) in out.iter_mut().zip(src) {
+        *d = s.to_f32();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    use super::LANES;
+
+    /// Query rows and keys of one score tile: 16 accumulators.
+    const SR: usize = 4;
+    const SC: usize = 4;
+    /// Rows of one value block, and its width in 16-float vectors.
+    const VR: usize = 4;
+    const VD: usize = 4;
+
+    pub(super) fn available() -> bool {
+        is_x86_feature_detected!("avx512f")
+    }
+
+    /// Lanes `lo..lo + n` of a 16-lane mask (`lo + n ≤ 16`).
+    #[inline]
+    fn lanes(lo: usize, n: usize) -> __mmask16 {
+        (((1u32 << n) - 1) << lo) as __mmask16
+    }
+
+    /// ggml's AVX-512 `ggml_v_expf`, as `ops::v_expf` computes it lane by
+    /// lane: `2^n · p(b)`, `n = round(x / ln 2)`, `b = x - n ln 2` in two
+    /// FMA steps, a degree-5 polynomial of FMAs; 0 or inf beyond `|n| > 192`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn exp16(x: __m512) -> __m512 {
+        let c = |bits: u32| _mm512_set1_ps(f32::from_bits(bits));
+        let r = c(0x4b40_0000);
+        let z = _mm512_fmadd_ps(x, c(0x3fb8_aa3b), r);
+        let n = _mm512_sub_ps(z, r);
+        // fnmadd(a, b, c) = -(a·b) + c, one rounding: `(-n).mul_add(b, c)`.
+        let b = _mm512_fnmadd_ps(n, c(0x35bf_be8e), _mm512_fnmadd_ps(n, c(0x3f31_7200), x));
+        let u = _mm512_mul_ps(b, b);
+        let j = _mm512_fmadd_ps(
+            _mm512_fmadd_ps(
+                _mm512_fmadd_ps(c(0x3c07_2010), b, c(0x3d2b_9f17)),
+                u,
+                _mm512_fmadd_ps(c(0x3e2a_af33), b, c(0x3eff_fedb)),
+            ),
+            u,
+            _mm512_fmadd_ps(c(0x3f7f_fff6), b, _mm512_set1_ps(1.0)),
+        );
+        let scaled = _mm512_scalef_ps(j, n);
+        let big = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(_mm512_abs_ps(n), _mm512_set1_ps(192.0));
+        let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(n, _mm512_setzero_ps());
+        let limit = _mm512_maskz_mov_ps(pos, _mm512_set1_ps(f32::INFINITY));
+        _mm512_mask_blend_ps(big, scaled, limit)
+    }
+
+    /// [`super::softmax_from`] on AVX-512.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn softmax_from(x: &mut [f32], first: usize) {
+        let n = x.len();
+        if n == 0 {
+            return;
+        }
+        let ptr = x.as_mut_ptr();
+        // SAFETY: every access is to elements `i..i + k` with `i + k ≤ n`
+        // (full vectors), or masked to the lanes below `n - i`.
+        unsafe {
+            let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
+            let mut i = 0;
+            while i + LANES <= n {
+                m = _mm512_max_ps(m, _mm512_loadu_ps(ptr.add(i)));
+                i += LANES;
+            }
+            if i < n {
+                let k = lanes(0, n - i);
+                m = _mm512_mask_max_ps(m, k, m, _mm512_maskz_loadu_ps(k, ptr.add(i)));
+            }
+            let max = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+            let mut i = 0;
+            while i + LANES <= n {
+                let e = exp16(_mm512_sub_ps(_mm512_loadu_ps(ptr.add(i)), max));
+                _mm512_storeu_ps(ptr.add(i), e);
+                i += LANES;
+            }
+            if i < n {
+                let k = lanes(0, n - i);
+                let e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, ptr.add(i)), max));
+                _mm512_mask_storeu_ps(ptr.add(i), k, e);
+            }
+            // Groups of 16 cells aligned on cell 0: the first starts at
+            // lane `first % 16`, the masked cells are zeros.
+            let mut sum = 0.0f64;
+            let (mut i, mut lane0) = (0, first % LANES);
+            while i < n {
+                let k = (LANES - lane0).min(n - i);
+                let g = _mm512_maskz_expandloadu_ps(lanes(lane0, k), ptr.add(i));
+                sum += f64::from(reduce16(g));
+                i += k;
+                lane0 = 0;
+            }
+            let inv = _mm512_set1_ps((1.0 / sum) as f32);
+            let mut i = 0;
+            while i + LANES <= n {
+                _mm512_storeu_ps(ptr.add(i), _mm512_mul_ps(_mm512_loadu_ps(ptr.add(i)), inv));
+                i += LANES;
+            }
+            if i < n {
+                let k = lanes(0, n - i);
+                let v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, ptr.add(i)), inv);
+                _mm512_mask_storeu_ps(ptr.add(i), k, v);
+            }
+        }
+    }
+
+    /// [`super::round_to_f16`] on AVX-512.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn round_to_f16(x: &mut [f32]) {
+        let n = x.len();
+        let ptr = x.as_mut_ptr();
+        let round = |v: __m512| {
+            _mm512_cvtph_ps(_mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v))
+        };
+        let mut i = 0;
+        // SAFETY: elements `i..i + 16` exist (full vectors), or the access
+        // is masked to the lanes below `n - i`.
+        unsafe {
+            while i + LANES <= n {
+                _mm512_storeu_ps(ptr.add(i), round(_mm512_loadu_ps(ptr.add(i))));
+                i += LANES;
+            }
+            if i < n {
+                let k = lanes(0, n - i);
+                _mm512_mask_storeu_ps(ptr.add(i), k, round(_mm512_maskz_loadu_ps(k, ptr.add(i))));
+            }
+        }
+    }
+
+    /// [`super::widen`] on AVX-512.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; `out` is as long as `src`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn widen(src: &[half::f16], out: &mut [f32]) {
+        let n = src.len();
+        let mut i = 0;
+        while i + LANES <= n {
+            // SAFETY: elements `i..i + 16` exist in both slices.
+            unsafe {
+                let h = _mm256_loadu_si256(src.as_ptr().add(i).cast());
+                _mm512_storeu_ps(out.as_mut_ptr().add(i), _mm512_cvtph_ps(h));
+            }
+            i += LANES;
+        }
+        super::widen_scalar(&src[i..], &mut out[i..n]);
+    }
+
+    /// [`super::scores`] on AVX-512.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F, and the sizes must pass `check_scores`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn scores(
+        q: &[f32],
+        k: &[f32],
+        hk: usize,
+        nr: usize,
+        nc: usize,
+        scale: f32,
+        out: &mut [f32],
+        os: usize,
+    ) {
+        let (q, k, out) = (q.as_ptr(), k.as_ptr(), out.as_mut_ptr());
+        let mut r0 = 0;
+        while r0 < nr {
+            let rn = (nr - r0).min(SR);
+            let mut c0 = 0;
+            while c0 < nc {
+                let cn = (nc - c0).min(SC);
+                // SAFETY: rows `r0..r0 + rn` of `q`, keys `c0..c0 + cn` of
+                // `k` and their scores in `out` lie inside the slices
+                // (`check_scores`); the caller guarantees AVX-512F.
+                unsafe {
+                    let (qb, kb, ob) = (q.add(r0 * hk), k.add(c0 * hk), out.add(r0 * os + c0));
+                    macro_rules! tile {
+                        ($r:literal) => {
+                            match cn {
+                                1 => score_tile::<$r, 1>(qb, kb, hk, scale, ob, os),
+                                2 => score_tile::<$r, 2>(qb, kb, hk, scale, ob, os),
+                                3 => score_tile::<$r, 3>(qb, kb, hk, scale, ob, os),
+                                _ => score_tile::<$r, 4>(qb, kb, hk, scale, ob, os),
+                            }
+                        };
+                    }
+                    match rn {
+                        1 => tile!(1),
+                        2 => tile!(2),
+                        3 => tile!(3),
+                        _ => tile!(4),
+                    }
+                }
+                c0 += cn;
+            }
+            r0 += rn;
+        }
+    }
+
+    /// Scores of `R` rows × `C` keys, one 16-lane accumulator per pair.
+    ///
+    /// # Safety
+    /// AVX-512F; `q` holds `R` rows and `k` holds `C` keys of `hk` floats,
+    /// `out` row `r < R` has `C` scores at `r * os`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn score_tile<const R: usize, const C: usize>(
+        q: *const f32,
+        k: *const f32,
+        hk: usize,
+        scale: f32,
+        out: *mut f32,
+        os: usize,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); C]; R];
+        let n16 = hk / LANES;
+        // SAFETY: every offset stays below `R * hk` in `q`, `C * hk` in
+        // `k` and addresses the `R × C` scores in `out` (the contract).
+        unsafe {
+            for s in 0..n16 {
+                let mut kv = [_mm512_setzero_ps(); C];
+                for (c, kc) in kv.iter_mut().enumerate() {
+                    *kc = _mm512_loadu_ps(k.add(c * hk + s * LANES));
+                }
+                for (r, ar) in acc.iter_mut().enumerate() {
+                    let qv = _mm512_loadu_ps(q.add(r * hk + s * LANES));
+                    for (a, &kc) in ar.iter_mut().zip(&kv) {
+                        *a = _mm512_fmadd_ps(qv, kc, *a);
+                    }
+                }
+            }
+            for (r, ar) in acc.iter().enumerate() {
+                for (c, &a) in ar.iter().enumerate() {
+                    let mut sum = reduce16(a);
+                    for i in n16 * LANES..hk {
+                        sum += *q.add(r * hk + i) * *k.add(c * hk + i);
+                    }
+                    *out.add(r * os + c) = sum * scale;
+                }
+            }
+        }
+    }
+
+    /// The pairwise sum of the 16 lanes: `a[k] += a[k + w]` for `w` = 8,
+    /// 4, 2, 1, as [`crate::ops::dot`] reduces its accumulators.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce16(a: __m512) -> f32 {
+        let lo = _mm512_castps512_ps256(a);
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(a)));
+        let s8 = _mm256_add_ps(lo, hi);
+        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
+        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<1>(s2, s2));
+        _mm_cvtss_f32(s1)
+    }
+
+    /// [`super::values_acc`] on AVX-512.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F, and the sizes must pass `check_values`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn values_acc(
+        p: &[f32],
+        ps: usize,
+        nr: usize,
+        first: usize,
+        n: usize,
+        v: &[f32],
+        vs: usize,
+        hv: usize,
+        cols: Range<usize>,
+        acc: &mut [f32],
+        acs: usize,
+    ) {
+        if n == 0 {
+            return;
+        }
+        let (p, v, acc) = (p.as_ptr(), v.as_ptr(), acc.as_mut_ptr());
+        let mut r0 = 0;
+        while r0 < nr {
+            let rn = (nr - r0).min(VR);
+            // SAFETY: rows `r0..r0 + rn` of `p` and `acc` lie inside the
+            // slices (`check_values`); the caller guarantees AVX-512F.
+            unsafe {
+                let (pb, ab) = (p.add(r0 * ps), acc.add(r0 * acs));
+                match rn {
+                    1 => value_rows::<1>(pb, ps, first, n, v, vs, hv, &cols, ab, acs),
+                    2 => value_rows::<2>(pb, ps, first, n, v, vs, hv, &cols, ab, acs),
+                    3 => value_rows::<3>(pb, ps, first, n, v, vs, hv, &cols, ab, acs),
+                    _ => value_rows::<4>(pb, ps, first, n, v, vs, hv, &cols, ab, acs),
+                }
+            }
+            r0 += rn;
+        }
+    }
+
+    /// The value sums of `R` rows over `cols`: blocks of 64 columns, then
+    /// of 16, then the last few columns one by one.
+    ///
+    /// # Safety
+    /// AVX-512F; `p` holds `R` rows of `n` probabilities `ps` apart, `v`
+    /// holds the columns `cols` of `n` cells `vs` apart, `acc` holds `R`
+    /// rows of `LANES × hv` sums `acs` apart, `cols` lies in `0..hv`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn value_rows<const R: usize>(
+        p: *const f32,
+        ps: usize,
+        first: usize,
+        n: usize,
+        v: *const f32,
+        vs: usize,
+        hv: usize,
+        cols: &Range<usize>,
+        acc: *mut f32,
+        acs: usize,
+    ) {
+        let mut d = cols.start;
+        // SAFETY: the blocks cover columns `d..d + 16·VD` (or `d..d + 16`)
+        // inside `cols`, and the tail the rest of `cols` (the contract).
+        unsafe {
+            while d + VD * LANES <= cols.end {
+                value_block::<R, VD>(p, ps, first, n, v.add(d - cols.start), vs, hv, d, acc, acs);
+                d += VD * LANES;
+            }
+            while d + LANES <= cols.end {
+                value_block::<R, 1>(p, ps, first, n, v.add(d - cols.start), vs, hv, d, acc, acs);
+                d += LANES;
+            }
+            for r in 0..R {
+                for i in 0..n {
+                    let w = *p.add(r * ps + i);
+                    let a = acc.add(r * acs + (first + i) % LANES * hv);
+                    for c in d..cols.end {
+                        *a.add(c) += w * *v.add(i * vs + c - cols.start);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Columns `d..d + 16·D` of the value sums of `R` rows: for each lane,
+    /// its sums of the block are loaded into registers, the lane's cells
+    /// walked in order (each chunk of values loaded once for all rows,
+    /// each probability broadcast once for all chunks), and stored back.
+    ///
+    /// # Safety
+    /// As [`value_rows`], with `v` at column `d` of the first cell and
+    /// `d + 16·D` inside the columns.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn value_block<const R: usize, const D: usize>(
+        p: *const f32,
+        ps: usize,
+        first: usize,
+        n: usize,
+        v: *const f32,
+        vs: usize,
+        hv: usize,
+        d: usize,
+        acc: *mut f32,
+        acs: usize,
+    ) {
+        // SAFETY: cells `i < n`, rows `r < R` and columns
+        // `d..d + 16·D` inside the columns stay inside the buffers (the
+        // contract).
+        unsafe {
+            for lane in 0..LANES {
+                // The first cell `first + i` of this lane.
+                let i0 = (lane + LANES - first % LANES) % LANES;
+                if i0 >= n {
+                    continue;
+                }
+                let mut a = [[_mm512_setzero_ps(); D]; R];
+                for (r, ar) in a.iter_mut().enumerate() {
+                    for (c, x) in ar.iter_mut().enumerate() {
+                        *x = _mm512_loadu_ps(acc.add(r * acs + lane * hv + d + c * LANES));
+                    }
+                }
+                let mut i = i0;
+                while i < n {
+                    let mut vv = [_mm512_setzero_ps(); D];
+                    for (c, x) in vv.iter_mut().enumerate() {
+                        *x = _mm512_loadu_ps(v.add(i * vs + c * LANES));
+                    }
+                    for (r, ar) in a.iter_mut().enumerate() {
+                        let w = _mm512_set1_ps(*p.add(r * ps + i));
+                        for (x, &vc) in ar.iter_mut().zip(&vv) {
+                            *x = _mm512_fmadd_ps(w, vc, *x);
+                        }
+                    }
+                    i += LANES;
+                }
+                for (r, ar) in a.iter().enumerate() {
+                    for (c, &x) in ar.iter().enumerate() {
+                        _mm512_storeu_ps(acc.add(r * acs + lane * hv + d + c * LANES), x);
+                    }
+                }
+            }
+        }
+    }
+}
