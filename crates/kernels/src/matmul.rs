@@ -201,6 +201,9 @@ struct Dots<'b> {
     tiled: Option<VecDotFn>,
     /// Blocks of rows × tokens at once, where every pair takes `one`.
     tile: Option<TileFn>,
+    /// The same for whole panels of rows (fast for any shape), where the
+    /// level has them.
+    panel: Option<TileFn>,
     /// K-quants: one row against several tokens of the same path
     /// (`Vec`, `Gemm4`, `Tiled`, in that order), reproducing its kernel.
     row_tiles: [Option<TileFn>; 3],
@@ -214,6 +217,7 @@ impl<'b> Dots<'b> {
             // `one` is `vec_dot_for`'s kernel, which the tile of the same
             // level reproduces (without SIMD there is neither).
             tile: crate::simd::tile_for(w.ty),
+            panel: crate::simd::panel_for(w.ty),
             row_tiles: [DotPath::Vec, DotPath::Gemm4, DotPath::Tiled].map(|p| match w.ty {
                 GgmlType::Q4K | GgmlType::Q6K => crate::simd::tile_path_for(w.ty, p),
                 _ => None,
@@ -337,6 +341,12 @@ fn rows_kernel_strided(
 ) {
     let nr = outs.first().map_or(0, |o| o.len());
     match dot {
+        Some(Dots {
+            panel: Some(panel), ..
+        }) if outs.len() > 1 => {
+            let n_tok = outs.len();
+            panel_rows(w, panel, act, act_row, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
+        }
         Some(Dots { tile: Some(tile), .. }) if outs.len() > 1 || w.ty != GgmlType::Q8_0 => {
             let n_tok = outs.len();
             tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
@@ -398,6 +408,68 @@ fn tiled_rows(
     }
 }
 
+/// Most tokens a panel call takes (its kernels split more into groups of
+/// up to eight themselves).
+const PANEL_TOKENS: usize = 8;
+
+/// Most weight rows of one panel call.
+const PANEL_ROWS: usize = 256;
+
+/// [`tiled_rows`] through a panel kernel: chunks of rows against every
+/// group of up to eight tokens (for a long batch, chunks small enough to
+/// stay in L1 while the groups go by); the first rows of the next chunk
+/// are prefetched, the panel prefetches the rest as it goes.
+#[allow(clippy::too_many_arguments)]
+fn panel_rows(
+    w: &Matrix<'_>,
+    panel: TileFn,
+    act: &[u8],
+    act_row: usize,
+    n_tok: usize,
+    r0: usize,
+    nr: usize,
+    mut put: impl FnMut(usize, usize, f32),
+) {
+    let rb = w.row_bytes;
+    // A decode step reads each row once: chunks only bound `buf`. Longer
+    // batches reuse a chunk for every token group: it should fit in L1.
+    let chunk = if n_tok <= PANEL_TOKENS {
+        PANEL_ROWS
+    } else {
+        ((16 << 10) / rb).clamp(4, PANEL_ROWS)
+    };
+    let mut buf = [0.0f32; PANEL_ROWS * PANEL_TOKENS];
+    let mut r = 0;
+    while r < nr {
+        let rm = (nr - r).min(chunk);
+        let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
+        let ahead = (nr - r - rm).min(8);
+        if ahead > 0 {
+            crate::simd::prefetch(&w.data[(r0 + r + rm) * rb..(r0 + r + rm + ahead) * rb]);
+        }
+        let mut t = 0;
+        while t < n_tok {
+            let rn = (n_tok - t).min(PANEL_TOKENS);
+            panel(
+                rows,
+                rb,
+                rm,
+                &act[t * act_row..],
+                act_row,
+                rn,
+                &mut buf[..rm * rn],
+            );
+            for j in 0..rn {
+                for i in 0..rm {
+                    put(t + j, r + i, buf[j * rm + i]);
+                }
+            }
+            t += rn;
+        }
+        r += rm;
+    }
+}
+
 /// Output rows `r0..r0 + nr` for `n_tok` tokens (tokens `t0..t0 + n_tok`
 /// of the batch, whose activations start `act`) into `out`, laid out
 /// `[t][nr]` when `nr == rows`, or a single token's slice otherwise.
@@ -414,9 +486,19 @@ fn rows_kernel(
     out: &mut [f32],
 ) {
     match dot {
-        // A lone token of Q8_0 weights streams them faster row by row
-        // (measured with the `tile_speed` example: tiles 0.75-0.95x there,
-        // 1.1-1.25x for Q5_0, 1.5-2.2x for four tokens of either).
+        // Panels where the level has them, for any number of tokens (a
+        // lone token's rows in pairs: as fast as the per-pair loop on Q8_0,
+        // measured with the `tensor_speed` example).
+        Some(Dots {
+            panel: Some(panel), ..
+        }) => {
+            panel_rows(w, panel, act, act_row, n_tok, r0, nr, |t, r, v| {
+                out[t * nr + r] = v
+            });
+        }
+        // Without panels (AVX2), a lone token of Q8_0 weights streams them
+        // faster row by row (`tile_speed`: tiles 0.75-0.95x there, 1.1-1.25x
+        // for Q5_0, 1.5-2.2x for four tokens of either).
         Some(Dots { tile: Some(tile), .. }) if n_tok > 1 || w.ty != GgmlType::Q8_0 => {
             tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| {
                 out[t * nr + r] = v

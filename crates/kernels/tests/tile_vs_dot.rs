@@ -109,6 +109,81 @@ prop_for_type!(q8_0_tile_is_bit_identical, GgmlType::Q8_0);
 prop_for_type!(q4_0_tile_is_bit_identical, GgmlType::Q4_0);
 prop_for_type!(q5_0_tile_is_bit_identical, GgmlType::Q5_0);
 
+/// The panels (any rows, any tokens: groups of 2-8 tokens, lone tokens
+/// through 4-row tiles) against the dot product they reproduce.
+fn check_panel(ty: GgmlType, w: &[u8], x: &[f32], blocks: usize) -> Result<(), TestCaseError> {
+    let Some(panel) = simd::panel_for(ty) else {
+        return Ok(());
+    };
+    let (vt, dot) = kernels::dot::vec_dot_for(ty).expect("a panel implies a dot product");
+    let cols = blocks * 32;
+    let row_bytes = blocks * ty.type_size();
+    let act_row = vt.row_bytes(cols) + 34;
+    let n_x = x.len() / cols;
+    let n_w = w.len() / row_bytes;
+    let mut act = vec![0xEEu8; act_row * n_x];
+    for (t, a) in act.chunks_exact_mut(act_row).enumerate() {
+        vt.convert_row(&x[t * cols..(t + 1) * cols], &mut a[..act_row - 34]);
+    }
+    for rm in [1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 25, n_w]
+        .into_iter()
+        .filter(|&rm| rm <= n_w)
+    {
+        for rn in 1..=n_x {
+            let mut out = vec![f32::NAN; rm * rn];
+            panel(&w[..rm * row_bytes], row_bytes, rm, &act, act_row, rn, &mut out);
+            for i in 0..rm {
+                for j in 0..rn {
+                    let want = dot(
+                        &w[i * row_bytes..(i + 1) * row_bytes],
+                        &act[j * act_row..][..act_row - 34],
+                    );
+                    prop_assert_eq!(
+                        out[j * rm + i].to_bits(),
+                        want.to_bits(),
+                        "{} panel {}x{} pair ({}, {}): {} vs {}",
+                        ty,
+                        rm,
+                        rn,
+                        i,
+                        j,
+                        out[j * rm + i],
+                        want
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Thirty-three weight rows and twelve activation rows of `1..=12` blocks.
+fn panel_case(ty: GgmlType) -> impl Strategy<Value = (usize, Vec<u8>, Vec<f32>)> {
+    (1usize..=12).prop_flat_map(move |blocks| {
+        (
+            Just(blocks),
+            proptest::collection::vec(any::<u8>(), 33 * blocks * ty.type_size()),
+            proptest::collection::vec(-100.0f32..100.0, 12 * blocks * 32),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(32)
+    })]
+    #[test]
+    fn panels_are_bit_identical((blocks, w, x) in panel_case(GgmlType::Q8_0)) {
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+            // The same random bytes as blocks of each type.
+            let row_bytes = blocks * ty.type_size();
+            let w = weights(ty, w[..33 * row_bytes].to_vec());
+            check_panel(ty, &w, &x, blocks)?;
+        }
+    }
+}
+
 /// All bytes -128 against all activations +127 and -127: the extremes of
 /// the unsigned-offset arithmetic (`u = 0`, the largest corrections).
 #[test]
@@ -125,6 +200,7 @@ fn extreme_bytes_are_exact() {
                 .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
                 .collect();
             check(level, ty, &w, &x, blocks).unwrap();
+            check_panel(ty, &w, &x, blocks).unwrap();
         }
     }
 }

@@ -3,7 +3,11 @@
 //! and a seeded random draw. A temperature of 0 (or less) is greedy: the
 //! first token of highest logit, as llama.cpp's greedy sampler picks.
 //!
-//! The candidate buffer is allocated once; sampling a token allocates nothing.
+//! Only the top-k candidates are gathered (a threshold scan over the
+//! logits), not the whole vocabulary: Gemma 3 has 262,144 entries, and a
+//! full sort or selection over them cost milliseconds per token and
+//! sequence. The buffers reach their size on the first token; sampling
+//! allocates nothing after that.
 
 use std::collections::VecDeque;
 
@@ -82,6 +86,8 @@ pub struct Sampler {
     cfg: SamplerConfig,
     rng: Rng,
     history: VecDeque<u32>,
+    /// The logits after the penalties.
+    adj: Vec<f32>,
     /// (token, logit), then (token, probability) during a draw.
     cand: Vec<(u32, f32)>,
 }
@@ -91,7 +97,8 @@ impl Sampler {
         Sampler {
             rng: Rng(cfg.seed),
             history: VecDeque::with_capacity(cfg.penalty_last_n + 1),
-            cand: Vec::with_capacity(n_vocab),
+            adj: Vec::with_capacity(n_vocab),
+            cand: Vec::new(),
             cfg,
         }
     }
@@ -113,24 +120,20 @@ impl Sampler {
 
     /// The next token for `logits` (one per vocabulary entry).
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
-        self.cand.clear();
-        self.cand
-            .extend(logits.iter().enumerate().map(|(i, &l)| (i as u32, l)));
-        self.apply_penalties();
-        let c = self.cfg.clone();
-        if self.cand.is_empty() {
+        if logits.is_empty() {
             return 0;
         }
+        // The penalties change the logits of a few recent tokens: on a copy.
+        let logits = if self.apply_penalties(logits) {
+            &self.adj[..]
+        } else {
+            logits
+        };
+        let c = self.cfg.clone();
         if c.temperature <= 0.0 {
-            return greedy(&self.cand);
+            return greedy(logits);
         }
-        // top-k: keep the k best, sorted by logit, descending.
-        let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if c.top_k > 0 && c.top_k < self.cand.len() {
-            self.cand.select_nth_unstable_by(c.top_k - 1, by_logit);
-            self.cand.truncate(c.top_k);
-        }
-        self.cand.sort_unstable_by(by_logit);
+        ranked(logits, c.top_k, &mut self.cand);
         // top-p on the softmax of the remaining logits.
         if c.top_p < 1.0 {
             let probs_sum = softmax_in_place_sum(&self.cand);
@@ -169,40 +172,104 @@ impl Sampler {
         self.cand[self.cand.len() - 1].0
     }
 
-    fn apply_penalties(&mut self) {
+    /// `adj`: `logits` with the penalties applied, when there are any
+    /// (then returns true).
+    fn apply_penalties(&mut self, logits: &[f32]) -> bool {
         let c = &self.cfg;
         if self.history.is_empty()
             || (c.repeat_penalty == 1.0 && c.frequency_penalty == 0.0 && c.presence_penalty == 0.0)
         {
-            return;
+            return false;
         }
+        self.adj.clear();
+        self.adj.extend_from_slice(logits);
         // Count each distinct token once per occurrence; the window is short.
         for (i, &tok) in self.history.iter().enumerate() {
             if self.history.iter().take(i).any(|&t| t == tok) {
                 continue;
             }
             let count = self.history.iter().filter(|&&t| t == tok).count() as f32;
-            if let Some(cand) = self.cand.get_mut(tok as usize) {
-                if cand.1 <= 0.0 {
-                    cand.1 *= c.repeat_penalty;
+            if let Some(l) = self.adj.get_mut(tok as usize) {
+                if *l <= 0.0 {
+                    *l *= c.repeat_penalty;
                 } else {
-                    cand.1 /= c.repeat_penalty;
+                    *l /= c.repeat_penalty;
                 }
-                cand.1 -= count * c.frequency_penalty + c.presence_penalty;
+                *l -= count * c.frequency_penalty + c.presence_penalty;
             }
         }
+        true
     }
 }
 
-/// The first candidate of highest logit.
-fn greedy(cand: &[(u32, f32)]) -> u32 {
-    let mut best = 0;
-    for (i, c) in cand.iter().enumerate() {
-        if c.1 > cand[best].1 {
-            best = i;
+/// The first token of highest logit (NaNs never win, unless first: then
+/// nothing compares greater). Two passes the compiler vectorizes: the
+/// maximum, then where it first occurs.
+fn greedy(logits: &[f32]) -> u32 {
+    if logits.first().is_none_or(|l| l.is_nan()) {
+        return 0;
+    }
+    const LANES: usize = 16;
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = logits.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (m, &l) in lanes.iter_mut().zip(c) {
+            *m = if l > *m { l } else { *m };
         }
     }
-    cand.get(best).map_or(0, |c| c.0)
+    let max = lanes
+        .iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, |m, &l| if l > m { l } else { m });
+    let chunk = logits
+        .chunks(LANES)
+        .position(|c| c.iter().fold(false, |hit, &l| hit | (l == max)))
+        .unwrap_or(0);
+    let at = logits[chunk * LANES..].iter().position(|&l| l == max);
+    (chunk * LANES + at.unwrap_or(0)) as u32
+}
+
+/// `cand`: the `top_k` best of `logits` (all of them for 0), sorted by
+/// logit, descending, then by token id.
+fn ranked(logits: &[f32], top_k: usize, cand: &mut Vec<(u32, f32)>) {
+    cand.clear();
+    if top_k > 0 && top_k < logits.len() {
+        top_k_candidates(logits, top_k, cand);
+        if top_k < cand.len() {
+            cand.select_nth_unstable_by(top_k - 1, by_logit);
+            cand.truncate(top_k);
+        }
+    } else {
+        cand.extend(logits.iter().enumerate().map(|(i, &l)| (i as u32, l)));
+    }
+    cand.sort_unstable_by(by_logit);
+}
+
+/// Descending logit, then ascending token id: a total order.
+fn by_logit(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// Candidates from `logits` that include its `k` best ([`by_logit`]): a
+/// scan that keeps what reaches the k-th best value seen so far, trimmed
+/// back to `k` whenever the buffer fills. Whatever is left out is below
+/// `k` values already kept.
+fn top_k_candidates(logits: &[f32], k: usize, cand: &mut Vec<(u32, f32)>) {
+    let cap = (4 * k).max(256);
+    let mut thr = f32::NEG_INFINITY;
+    for (i, &l) in logits.iter().enumerate() {
+        // Kept unless surely below: a NaN is kept too, as `total_cmp`
+        // ranks it first.
+        if l.partial_cmp(&thr) != Some(std::cmp::Ordering::Less) {
+            cand.push((i as u32, l));
+            if cand.len() >= cap {
+                cand.select_nth_unstable_by(k - 1, by_logit);
+                cand.truncate(k);
+                thr = cand[k - 1].1;
+            }
+        }
+    }
 }
 
 /// `Σ exp(l - max)` over candidates sorted by descending logit.
@@ -285,6 +352,75 @@ mod tests {
         assert_ne!(a, other);
         // Not stuck on one token at a high temperature.
         assert!(a.iter().any(|&t| t != a[0]));
+    }
+
+    #[test]
+    fn top_k_scan_ranks_as_a_full_sort() {
+        // Many ties (a few distinct values), infinities and NaNs, in
+        // vocabularies around the scan's buffer size.
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in [1usize, 2, 100, 255, 256, 1000, 5000, 20000] {
+            for k in [1usize, 2, 40, 64, 255, 300, 4999] {
+                let logits: Vec<f32> = (0..n)
+                    .map(|_| match next() % 50 {
+                        0 => f32::NAN,
+                        1 => f32::INFINITY,
+                        2 => f32::NEG_INFINITY,
+                        3 => -0.0,
+                        r => (r % 7) as f32 * 0.5 - 1.0 + (next() % 3) as f32 * 1e-3,
+                    })
+                    .collect();
+                let mut cand = Vec::new();
+                ranked(&logits, k, &mut cand);
+                let mut want: Vec<(u32, f32)> =
+                    logits.iter().enumerate().map(|(i, &l)| (i as u32, l)).collect();
+                want.sort_by(by_logit);
+                want.truncate(if k < n { k } else { n });
+                let got: Vec<(u32, u32)> = cand.iter().map(|&(i, l)| (i, l.to_bits())).collect();
+                let want: Vec<(u32, u32)> = want.iter().map(|&(i, l)| (i, l.to_bits())).collect();
+                assert_eq!(got, want, "n {n} k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn greedy_scan_picks_the_first_maximum() {
+        let naive = |l: &[f32]| {
+            let mut best = 0;
+            for (i, &v) in l.iter().enumerate() {
+                if v > l[best] {
+                    best = i;
+                }
+            }
+            best as u32
+        };
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in [1usize, 2, 15, 16, 17, 31, 33, 100, 1000] {
+            for _ in 0..200 {
+                let l: Vec<f32> = (0..n)
+                    .map(|_| match next() % 20 {
+                        0 => f32::NAN,
+                        1 => f32::NEG_INFINITY,
+                        2 => f32::INFINITY,
+                        r => (r % 5) as f32,
+                    })
+                    .collect();
+                assert_eq!(greedy(&l), naive(&l), "{l:?}");
+            }
+        }
+        assert_eq!(greedy(&[f32::NEG_INFINITY; 40]), 0);
     }
 
     #[test]

@@ -89,7 +89,8 @@ pub type VecDotFn = fn(&[u8], &[u8]) -> f32;
 /// rows starting at `w` (`row_bytes` apart) and the `rn` activation rows
 /// starting at `x` (`act_row` apart), each pair bit-identical to the
 /// [`VecDotFn`] of the same level. Arguments: `w, row_bytes, rm, x,
-/// act_row, rn, out`. Shapes `(4, 1..=4)` are the fast ones.
+/// act_row, rn, out`. Shapes `(4, 1..=4)` are the fast ones of a tile; a panel
+/// ([`crate::simd::panel_for`]) is fast for any shape.
 pub type TileFn = fn(&[u8], usize, usize, &[u8], usize, usize, &mut [f32]);
 
 /// The integer dot product for weight type `ty`, with the activation format

@@ -17,6 +17,8 @@ mod aarch64;
 mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512_panel;
 
 use gguf::GgmlType;
 
@@ -132,6 +134,21 @@ pub fn tile_for(ty: GgmlType) -> Option<TileFn> {
         .rev()
         .find(|&l| vec_dot_for_level(l, ty).is_some())?;
     tile_for_level(level, ty)
+}
+
+/// A [`TileFn`] of `ty` from the level [`vec_dot_for`] picks that is fast
+/// for any number of rows and tokens (the matmul hands it whole row
+/// panels), or `None` where that level has only the 4-row tiles.
+pub fn panel_for(ty: GgmlType) -> Option<TileFn> {
+    let level = available_levels()
+        .rev()
+        .find(|&l| vec_dot_for_level(l, ty).is_some())?;
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512Vnni => x86_avx512::panel(ty),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
 /// The one-row, several-token kernel ([`TileFn`] with `rm == 1`) of

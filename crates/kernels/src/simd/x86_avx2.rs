@@ -520,6 +520,23 @@ fn hsum_epi32(v: __m256i) -> i32 {
     hsum_epi32_4(s)
 }
 
+/// The sums of eight vectors' i32 lanes, as the lanes of one: `hadd`
+/// trees share their shuffles between vectors (exact: integer sums).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn hsum8_epi32(v: &[__m256i; 8]) -> __m256i {
+    let a = _mm256_hadd_epi32(v[0], v[1]);
+    let b = _mm256_hadd_epi32(v[2], v[3]);
+    let c = _mm256_hadd_epi32(v[4], v[5]);
+    let d = _mm256_hadd_epi32(v[6], v[7]);
+    // Per 128-bit half: four vectors' half-sums, in order.
+    let ab = _mm256_hadd_epi32(a, b);
+    let cd = _mm256_hadd_epi32(c, d);
+    let lo = _mm256_permute2x128_si256::<0x20>(ab, cd);
+    let hi = _mm256_permute2x128_si256::<0x31>(ab, cd);
+    _mm256_add_epi32(lo, hi)
+}
+
 /// Sum of the four i32 lanes.
 #[target_feature(enable = "avx2")]
 #[inline]
@@ -572,13 +589,15 @@ fn q4_k_repacked<M: Madd, const GEMM: bool>(m: M, w: &[u8], x: &[u8]) -> f32 {
 #[inline]
 // Indices pair tokens across several arrays, as the math reads.
 #[allow(clippy::needless_range_loop)]
-fn q4_k_repacked_n<M: Madd, const GEMM: bool, const RN: usize>(
+pub(super) fn q4_k_repacked_n<M: Madd, const GEMM: bool, const RN: usize>(
     m: M,
     w: &[u8],
     x: &[u8],
     act_row: usize,
     out: &mut [f32],
 ) {
+    // `parts` below holds four sums per token.
+    const { assert!(RN <= 4) };
     let m4 = _mm256_set1_epi8(0x0F);
     let zero = _mm256_setzero_si256();
     let (mut acc, mut acc_m) = ([0.0f32; RN], [0.0f32; RN]);
@@ -595,33 +614,55 @@ fn q4_k_repacked_n<M: Madd, const GEMM: bool, const RN: usize>(
             sc[2 * j] = scale_k4(scales, 2 * j);
             sc[2 * j + 1] = scale_k4(scales, 2 * j + 1);
         }
+        // Gemm order: the sums of every (token, 64 elements) are reduced
+        // eight at a time after the token loop (one `hsum8_epi32` instead
+        // of eight horizontal sums; integer sums, so the order is free),
+        // then go through the same FMAs in the same order.
+        let mut parts = [zero; 16];
+        let mut scales_t = [(0.0f32, 0.0f32); RN];
+        let mut mins_t = [[0i32; 4]; RN];
         for t in 0..RN {
             let xb = &x[t * act_row + b * Q8_K_BYTES..][..Q8_K_BYTES];
             let yd = f32_at(xb, 0);
             let d = dw * yd;
             let dmin = dminw * yd;
             let mins = k4_min_sums(ms, xb);
-            let mut min_lanes = [0i32; 4];
             if GEMM {
-                // SAFETY: `min_lanes` is 16 writable bytes; `storeu` has no
+                // SAFETY: `mins_t[t]` is 16 writable bytes; `storeu` has no
                 // alignment requirement.
-                unsafe { _mm_storeu_si128(min_lanes.as_mut_ptr().cast(), mins) };
+                unsafe { _mm_storeu_si128(mins_t[t].as_mut_ptr().cast(), mins) };
+                scales_t[t] = (d, dmin);
+                for j in 0..4 {
+                    let pl = _mm256_maddubs_epi16(lo[j], load32(bytes(xb, 4 + 64 * j)));
+                    let ph = _mm256_maddubs_epi16(hi[j], load32(bytes(xb, 4 + 64 * j + 32)));
+                    parts[4 * t + j] = m.madd_i16(m.madd_i16(zero, sc[2 * j], pl), sc[2 * j + 1], ph);
+                }
+                continue;
             }
             let mut sumi = zero;
-            for (j, min_j) in min_lanes.into_iter().enumerate() {
+            for j in 0..4 {
                 let pl = _mm256_maddubs_epi16(lo[j], load32(bytes(xb, 4 + 64 * j)));
                 let ph = _mm256_maddubs_epi16(hi[j], load32(bytes(xb, 4 + 64 * j + 32)));
                 sumi = m.madd_i16(sumi, sc[2 * j], pl);
                 sumi = m.madd_i16(sumi, sc[2 * j + 1], ph);
-                if GEMM {
-                    acc[t] = (hsum_epi32(sumi) as f32).mul_add(d, acc[t]);
-                    acc_m[t] = (min_j as f32).mul_add(dmin, acc_m[t]);
-                    sumi = zero;
-                }
             }
-            if !GEMM {
-                acc[t] = (hsum_epi32(sumi) as f32).mul_add(d, acc[t]);
-                acc_m[t] = (hsum_epi32_4(mins) as f32).mul_add(dmin, acc_m[t]);
+            acc[t] = (hsum_epi32(sumi) as f32).mul_add(d, acc[t]);
+            acc_m[t] = (hsum_epi32_4(mins) as f32).mul_add(dmin, acc_m[t]);
+        }
+        if GEMM {
+            let mut sums = [0i32; 16];
+            for c in 0..(4 * RN).div_ceil(8) {
+                let v = hsum8_epi32(parts[8 * c..8 * c + 8].try_into().expect("eight sums"));
+                // SAFETY: `sums[8c..8c + 8]` is 32 writable bytes (c < 2);
+                // `storeu` has no alignment requirement.
+                unsafe { _mm256_storeu_si256(sums[8 * c..8 * c + 8].as_mut_ptr().cast(), v) };
+            }
+            for t in 0..RN {
+                let (d, dmin) = scales_t[t];
+                for j in 0..4 {
+                    acc[t] = (sums[4 * t + j] as f32).mul_add(d, acc[t]);
+                    acc_m[t] = (mins_t[t][j] as f32).mul_add(dmin, acc_m[t]);
+                }
             }
         }
     }
@@ -731,7 +772,7 @@ fn q6_k_impl<M: Madd, const TILED: bool>(m: M, w: &[u8], x: &[u8]) -> f32 {
 #[inline]
 // Indices pair tokens across several arrays, as the math reads.
 #[allow(clippy::needless_range_loop)]
-fn q6_k_impl_n<M: Madd, const TILED: bool, const RN: usize>(
+pub(super) fn q6_k_impl_n<M: Madd, const TILED: bool, const RN: usize>(
     m: M,
     w: &[u8],
     x: &[u8],
@@ -791,13 +832,41 @@ fn q6_k_impl_n<M: Madd, const TILED: bool, const RN: usize>(
 }
 
 /// The K-quant tiles: one weight row (`rm` must be 1) against `rn` tokens
-/// through the `_n` kernels above; `rn` up to 4 gets its own compiled
-/// kernel, more fall back to `pair` per token.
+/// through the `_n` kernels above; `rn` from 2 to 4 gets its own compiled
+/// kernel, other counts fall back to `pair` per token (so the one-token
+/// kernels have a single caller, the per-pair entry). A macro, expanded in
+/// each level's entry: the `_n` kernels must be inlined where that level's
+/// target features are enabled, or the VNNI intrinsics behind [`Madd`] are
+/// called out of line, and a function with these four arms is too big for
+/// the compiler to inline.
+macro_rules! k_quant_tiles {
+    ($m:expr, $M:ty, $kind:expr, $path:expr, $pair:expr,
+     $w:expr, $row_bytes:expr, $rm:expr, $x:expr, $act_row:expr, $rn:expr, $out:expr) => {{
+        let (w, row_bytes, rm, x, act_row, rn, out): (&[u8], usize, usize, &[u8], usize, usize, &mut [f32]) =
+            ($w, $row_bytes, $rm, $x, $act_row, $rn, $out);
+        assert!(rm == 1 && w.len() >= row_bytes && out.len() >= rn);
+        let w = &w[..row_bytes];
+        let xr = row_bytes / if $kind == Q4_K { 144 } else { 210 } * Q8_K_BYTES;
+        assert!(rn == 0 || x.len() >= (rn - 1) * act_row + xr);
+        match rn {
+            2 if $kind == Q4_K => q4_k_repacked_n::<$M, $path, 2>($m, w, x, act_row, out),
+            3 if $kind == Q4_K => q4_k_repacked_n::<$M, $path, 3>($m, w, x, act_row, out),
+            4 if $kind == Q4_K => q4_k_repacked_n::<$M, $path, 4>($m, w, x, act_row, out),
+            2 => q6_k_impl_n::<$M, $path, 2>($m, w, x, act_row, out),
+            3 => q6_k_impl_n::<$M, $path, 3>($m, w, x, act_row, out),
+            4 => q6_k_impl_n::<$M, $path, 4>($m, w, x, act_row, out),
+            _ => each_pair($pair, w, row_bytes, 1, x, act_row, xr, rn, out),
+        }
+    }};
+}
+pub(super) use k_quant_tiles;
+
+/// [`k_quant_tiles`] as a function, for the AVX2 level (whose kernels need
+/// no more than the features this function has).
 #[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn k_quant_tiles<M: Madd, const KIND: u8, const PATH: bool>(
-    m: M,
+fn k_quant_tiles_avx2<const KIND: u8, const PATH: bool>(
+    m: Avx2,
     pair: crate::dot::VecDotFn,
     w: &[u8],
     row_bytes: usize,
@@ -807,26 +876,7 @@ pub(super) fn k_quant_tiles<M: Madd, const KIND: u8, const PATH: bool>(
     rn: usize,
     out: &mut [f32],
 ) {
-    assert!(rm == 1 && w.len() >= row_bytes && out.len() >= rn);
-    let w = &w[..row_bytes];
-    let xr = row_bytes / if KIND == Q4_K { 144 } else { 210 } * Q8_K_BYTES;
-    assert!(rn == 0 || x.len() >= (rn - 1) * act_row + xr);
-    macro_rules! n {
-        ($rn:literal) => {
-            if KIND == Q4_K {
-                q4_k_repacked_n::<M, PATH, $rn>(m, w, x, act_row, out)
-            } else {
-                q6_k_impl_n::<M, PATH, $rn>(m, w, x, act_row, out)
-            }
-        };
-    }
-    match rn {
-        1 => n!(1),
-        2 => n!(2),
-        3 => n!(3),
-        4 => n!(4),
-        _ => each_pair(pair, w, row_bytes, 1, x, act_row, xr, rn, out),
-    }
+    k_quant_tiles!(m, Avx2, KIND, PATH, pair, w, row_bytes, rm, x, act_row, rn, out)
 }
 
 /// Which K-quant a [`k_quant_tiles`] kernel computes.
@@ -876,10 +926,10 @@ macro_rules! tile_entry {
 tile_entry!(q8_0_tile, q8_0, q8_0_family_tiles::<Avx2, Q8_0, 34>);
 tile_entry!(q4_0_tile, q4_0, q8_0_family_tiles::<Avx2, Q4_0, 18>);
 tile_entry!(q5_0_tile, q5_0, q8_0_family_tiles::<Avx2, Q5_0, 22>);
-tile_entry!(q4_k_tile, q4_k, k_quant_tiles::<Avx2, Q4_K, false>);
-tile_entry!(q4_k_gemm_tile, q4_k_gemm, k_quant_tiles::<Avx2, Q4_K, true>);
-tile_entry!(q6_k_tile, q6_k, k_quant_tiles::<Avx2, Q6_K, false>);
-tile_entry!(q6_k_tiled_tile, q6_k_tiled, k_quant_tiles::<Avx2, Q6_K, true>);
+tile_entry!(q4_k_tile, q4_k, k_quant_tiles_avx2::<Q4_K, false>);
+tile_entry!(q4_k_gemm_tile, q4_k_gemm, k_quant_tiles_avx2::<Q4_K, true>);
+tile_entry!(q6_k_tile, q6_k, k_quant_tiles_avx2::<Q6_K, false>);
+tile_entry!(q6_k_tiled_tile, q6_k_tiled, k_quant_tiles_avx2::<Q6_K, true>);
 
 /// The AVX2 one-row, several-token kernel for a K-quant on `path`.
 pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::TileFn> {

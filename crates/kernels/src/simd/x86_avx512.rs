@@ -12,10 +12,11 @@ use std::arch::x86_64::*;
 
 use super::x86_avx2::{
     bytes, decode_block_unsigned, each_pair, f16_splat, hsum_ps, k_quant_tiles, load32, q4_0_q8_0, q4_k_q8_k,
-    q4_k_q8_k_gemm, q5_0_q8_0, q5_k_q8_k, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_family_tile, q8_0_q8_0,
-    unsigned_offset, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
+    q4_k_q8_k_gemm, q4_k_repacked_n, q5_0_q8_0, q5_k_q8_k, q6_k_impl_n, q6_k_q8_k, q6_k_q8_k_tiled,
+    q8_0_family_tile, q8_0_q8_0, unsigned_offset, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
 };
-use crate::dot::Q8_0_BYTES;
+use super::x86_avx512_panel::{panel as q8_0_family_panel, PANEL_TOKENS};
+use crate::dot::{Q8_0_BYTES, Q8_K_BYTES};
 
 /// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/DQ/VNNI.
 #[derive(Debug, Clone, Copy)]
@@ -98,14 +99,14 @@ entry!(q6_k_tiled, q6_k_q8_k_tiled);
 /// Two 256-bit halves as one 512-bit register (`lo` in lanes 0..8).
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn join(lo: __m256i, hi: __m256i) -> __m512i {
+pub(super) fn join(lo: __m256i, hi: __m256i) -> __m512i {
     _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
 }
 
 /// Two 8-lane float splats as one 16-lane register.
 #[target_feature(enable = "avx512f,avx512dq")]
 #[inline]
-fn join_ps(lo: __m256, hi: __m256) -> __m512 {
+pub(super) fn join_ps(lo: __m256, hi: __m256) -> __m512 {
     _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
 }
 
@@ -248,6 +249,34 @@ fn q8_0_family_tiles_x2<const KIND: u8, const BW: usize>(
     }
 }
 
+/// Any Q8_0-family shape through panels (see `x86_avx512_panel`): tokens
+/// in groups of up to 8.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn q8_0_family_panels<const KIND: u8, const BW: usize>(
+    m: Vnni,
+    pair: crate::dot::VecDotFn,
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    rn: usize,
+    out: &mut [f32],
+) {
+    // Groups of at most `PANEL_TOKENS`, none of a single token unless
+    // there is only one.
+    let per = rn.div_ceil(rn.div_ceil(PANEL_TOKENS));
+    let mut t = 0;
+    while t < rn {
+        let n = per.min(rn - t);
+        let (x, out) = (&x[t * act_row..], &mut out[t * rm..]);
+        q8_0_family_panel::<KIND, BW>(m, pair, w, row_bytes, rm, x, act_row, n, out);
+        t += n;
+    }
+}
+
 /// A [`crate::dot::TileFn`] from one of the tile drivers, with `pair` as
 /// its fallback.
 macro_rules! tile_entry {
@@ -283,10 +312,58 @@ macro_rules! tile_entry {
 tile_entry!(q8_0_tile, q8_0, q8_0_family_tiles_x2::<Q8_0, 34>);
 tile_entry!(q4_0_tile, q4_0, q8_0_family_tiles_x2::<Q4_0, 18>);
 tile_entry!(q5_0_tile, q5_0, q8_0_family_tiles_x2::<Q5_0, 22>);
-tile_entry!(q4_k_tile, q4_k, k_quant_tiles::<Vnni, Q4_K, false>);
-tile_entry!(q4_k_gemm_tile, q4_k_gemm, k_quant_tiles::<Vnni, Q4_K, true>);
-tile_entry!(q6_k_tile, q6_k, k_quant_tiles::<Vnni, Q6_K, false>);
-tile_entry!(q6_k_tiled_tile, q6_k_tiled, k_quant_tiles::<Vnni, Q6_K, true>);
+tile_entry!(q8_0_panel, q8_0, q8_0_family_panels::<Q8_0, 34>);
+tile_entry!(q4_0_panel, q4_0, q8_0_family_panels::<Q4_0, 18>);
+tile_entry!(q5_0_panel, q5_0, q8_0_family_panels::<Q5_0, 22>);
+/// A K-quant [`crate::dot::TileFn`]: [`k_quant_tiles`] expanded where the
+/// VNNI features are enabled (see there why).
+macro_rules! k_tile_entry {
+    ($name:ident, $pair:ident, $kind:expr, $path:expr) => {
+        fn $name(
+            w: &[u8],
+            row_bytes: usize,
+            rm: usize,
+            x: &[u8],
+            act_row: usize,
+            rn: usize,
+            out: &mut [f32],
+        ) {
+            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+            fn with_features(
+                w: &[u8],
+                row_bytes: usize,
+                rm: usize,
+                x: &[u8],
+                act_row: usize,
+                rn: usize,
+                out: &mut [f32],
+            ) {
+                k_quant_tiles!(
+                    Vnni(()),
+                    Vnni,
+                    $kind,
+                    $path,
+                    $pair,
+                    w,
+                    row_bytes,
+                    rm,
+                    x,
+                    act_row,
+                    rn,
+                    out
+                )
+            }
+            // SAFETY: handed out only by `tile_path`, after `Vnni::detect`
+            // saw every feature enabled above.
+            unsafe { with_features(w, row_bytes, rm, x, act_row, rn, out) }
+        }
+    };
+}
+
+k_tile_entry!(q4_k_tile, q4_k, Q4_K, false);
+k_tile_entry!(q4_k_gemm_tile, q4_k_gemm, Q4_K, true);
+k_tile_entry!(q6_k_tile, q6_k, Q6_K, false);
+k_tile_entry!(q6_k_tiled_tile, q6_k_tiled, Q6_K, true);
 
 /// The AVX-512 VNNI one-row, several-token kernel for a K-quant on `path`.
 pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::TileFn> {
@@ -310,6 +387,19 @@ pub(super) fn tile(ty: gguf::GgmlType) -> Option<crate::dot::TileFn> {
         T::Q8_0 => q8_0_tile,
         T::Q4_0 => q4_0_tile,
         T::Q5_0 => q5_0_tile,
+        _ => return None,
+    })
+}
+
+/// The AVX-512 VNNI matmul panel (a tile for any shape, fast for many
+/// rows) for a weight type, or `None`.
+pub(super) fn panel(ty: gguf::GgmlType) -> Option<crate::dot::TileFn> {
+    use gguf::GgmlType as T;
+    Vnni::detect()?;
+    Some(match ty {
+        T::Q8_0 => q8_0_panel,
+        T::Q4_0 => q4_0_panel,
+        T::Q5_0 => q5_0_panel,
         _ => return None,
     })
 }
