@@ -11,12 +11,11 @@
 use std::arch::x86_64::*;
 
 use super::x86_avx2::{
-    bytes, decode_block_unsigned, each_pair, f16_splat, hsum_ps, k_quant_tiles, load32, q4_0_q8_0, q4_k_q8_k,
-    q4_k_q8_k_gemm, q4_k_repacked_n, q5_0_q8_0, q5_k_q8_k, q6_k_impl_n, q6_k_q8_k, q6_k_q8_k_tiled,
-    q8_0_family_tile, q8_0_q8_0, unsigned_offset, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
+    each_pair, k_quant_tiles, q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm, q4_k_repacked_n, q5_0_q8_0, q5_k_q8_k,
+    q6_k_impl_n, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_q8_0, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
 };
 use super::x86_avx512_panel::{panel as q8_0_family_panel, PANEL_TOKENS};
-use crate::dot::{Q8_0_BYTES, Q8_K_BYTES};
+use crate::dot::Q8_K_BYTES;
 
 /// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/DQ/VNNI.
 #[derive(Debug, Clone, Copy)]
@@ -110,145 +109,6 @@ pub(super) fn join_ps(lo: __m256, hi: __m256) -> __m512 {
     _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
 }
 
-/// The Q8_0-family tile (see `x86_avx2::q8_0_family_tile`) with two
-/// pairs per 512-bit register: lanes 0..8 hold one pair's 8-lane
-/// accumulator and lanes 8..16 another's, so every lane does exactly the
-/// 256-bit tile's arithmetic (bit-identical results) at half the
-/// instruction count. With `ROWS` the register pairs two weight rows
-/// against one token (`RM` even, `RN = 1`); otherwise two tokens against
-/// one weight row (`RN` even).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-#[inline]
-// Indices pair rows and tokens across several arrays, as the math reads.
-#[allow(clippy::needless_range_loop)]
-fn q8_0_family_tile_x2<
-    const KIND: u8,
-    const BW: usize,
-    const RM: usize,
-    const RN: usize,
-    const ROWS: bool,
->(
-    w: &[u8],
-    row_bytes: usize,
-    x: &[u8],
-    act_row: usize,
-    out: &mut [f32],
-) {
-    let m = Vnni(());
-    let nb = row_bytes / BW;
-    // One check up front instead of one per load: the loop reads blocks
-    // `0..nb` of rows `0..RM` and `0..RN` only.
-    assert!(
-        row_bytes.is_multiple_of(BW)
-            && (if ROWS {
-                RM.is_multiple_of(2) && RN == 1
-            } else {
-                RN.is_multiple_of(2)
-            })
-            && w.len() >= (RM - 1) * row_bytes + nb * BW
-            && x.len() >= (RN - 1) * act_row + nb * Q8_0_BYTES
-    );
-    let (wp, xp) = (w.as_ptr(), x.as_ptr());
-    let wblock = |i: usize, b: usize| -> &[u8] {
-        // SAFETY: called with `i < RM`, `b < nb` only: within `w` (asserted above).
-        unsafe { &*wp.add(i * row_bytes + b * BW).cast::<[u8; BW]>() }
-    };
-    let xblock = |j: usize, b: usize| -> &[u8; Q8_0_BYTES] {
-        // SAFETY: called with `j < RN`, `b < nb` only: within `x` (asserted above).
-        unsafe { &*xp.add(j * act_row + b * Q8_0_BYTES).cast::<[u8; Q8_0_BYTES]>() }
-    };
-    let k = _mm512_set1_epi8(unsigned_offset(KIND) as i8);
-    let zero = _mm512_setzero_si512();
-    // Registers: `RM / 2` row pairs against one token, or `RM` rows
-    // against `RN / 2` token pairs.
-    const MAXR: usize = 8;
-    let (nr, nt) = if ROWS { (RM / 2, 1) } else { (RM, RN / 2) };
-    let mut acc = [[_mm512_setzero_ps(); MAXR]; MAXR];
-    for b in 0..nb {
-        let mut xv = [zero; MAXR];
-        let mut dx = [_mm512_setzero_ps(); MAXR];
-        let mut seed = [zero; MAXR];
-        for p in 0..nt {
-            let (x0, x1) = if ROWS {
-                (xblock(0, b), xblock(0, b))
-            } else {
-                (xblock(2 * p, b), xblock(2 * p + 1, b))
-            };
-            xv[p] = join(load32(bytes(x0, 2)), load32(bytes(x1, 2)));
-            dx[p] = join_ps(f16_splat(x0), f16_splat(x1));
-            seed[p] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k, xv[p]));
-        }
-        for r in 0..nr {
-            let (u, dw) = if ROWS {
-                let (w0, w1) = (wblock(2 * r, b), wblock(2 * r + 1, b));
-                (
-                    join(
-                        decode_block_unsigned::<Vnni, KIND>(m, w0),
-                        decode_block_unsigned::<Vnni, KIND>(m, w1),
-                    ),
-                    join_ps(f16_splat(w0), f16_splat(w1)),
-                )
-            } else {
-                let w0 = wblock(r, b);
-                let u = decode_block_unsigned::<Vnni, KIND>(m, w0);
-                (join(u, u), join_ps(f16_splat(w0), f16_splat(w0)))
-            };
-            for p in 0..nt {
-                let s = _mm512_dpbusd_epi32(seed[p], u, xv[p]);
-                acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx[p]), _mm512_cvtepi32_ps(s), acc[r][p]);
-            }
-        }
-    }
-    for r in 0..nr {
-        for p in 0..nt {
-            let lo = hsum_ps(_mm512_castps512_ps256(acc[r][p]));
-            let hi = hsum_ps(_mm512_extractf32x8_ps::<1>(acc[r][p]));
-            if ROWS {
-                out[2 * r] = lo;
-                out[2 * r + 1] = hi;
-            } else {
-                out[2 * p * RM + r] = lo;
-                out[(2 * p + 1) * RM + r] = hi;
-            }
-        }
-    }
-}
-
-/// The Q8_0-family tile shapes on 512-bit registers, the 256-bit tile for
-/// the odd one, `pair` for any other (the matmul asks for `(4, 1..=4)`).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn q8_0_family_tiles_x2<const KIND: u8, const BW: usize>(
-    m: Vnni,
-    pair: crate::dot::VecDotFn,
-    w: &[u8],
-    row_bytes: usize,
-    rm: usize,
-    x: &[u8],
-    act_row: usize,
-    rn: usize,
-    out: &mut [f32],
-) {
-    match (rm, rn) {
-        (4, 1) => q8_0_family_tile_x2::<KIND, BW, 4, 1, true>(w, row_bytes, x, act_row, out),
-        (4, 2) => q8_0_family_tile_x2::<KIND, BW, 4, 2, false>(w, row_bytes, x, act_row, out),
-        (4, 4) => q8_0_family_tile_x2::<KIND, BW, 4, 4, false>(w, row_bytes, x, act_row, out),
-        (4, 3) => q8_0_family_tile::<Vnni, KIND, BW, 4, 3>(m, w, row_bytes, x, act_row, out),
-        _ => each_pair(
-            pair,
-            w,
-            row_bytes,
-            rm,
-            x,
-            act_row,
-            row_bytes / BW * Q8_0_BYTES,
-            rn,
-            out,
-        ),
-    }
-}
-
 /// Any Q8_0-family shape through panels (see `x86_avx512_panel`): tokens
 /// in groups of up to 8.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
@@ -309,9 +169,6 @@ macro_rules! tile_entry {
     };
 }
 
-tile_entry!(q8_0_tile, q8_0, q8_0_family_tiles_x2::<Q8_0, 34>);
-tile_entry!(q4_0_tile, q4_0, q8_0_family_tiles_x2::<Q4_0, 18>);
-tile_entry!(q5_0_tile, q5_0, q8_0_family_tiles_x2::<Q5_0, 22>);
 tile_entry!(q8_0_panel, q8_0, q8_0_family_panels::<Q8_0, 34>);
 tile_entry!(q4_0_panel, q4_0, q8_0_family_panels::<Q4_0, 18>);
 tile_entry!(q5_0_panel, q5_0, q8_0_family_panels::<Q5_0, 22>);
@@ -379,16 +236,10 @@ pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option
     }
 }
 
-/// The AVX-512 VNNI matmul tile for a weight type, or `None`.
+/// The AVX-512 VNNI matmul tile for a weight type, or `None`: the panel,
+/// which is fast for every shape (the 4-row tiles it replaced are gone).
 pub(super) fn tile(ty: gguf::GgmlType) -> Option<crate::dot::TileFn> {
-    use gguf::GgmlType as T;
-    Vnni::detect()?;
-    Some(match ty {
-        T::Q8_0 => q8_0_tile,
-        T::Q4_0 => q4_0_tile,
-        T::Q5_0 => q5_0_tile,
-        _ => return None,
-    })
+    panel(ty)
 }
 
 /// The AVX-512 VNNI matmul panel (a tile for any shape, fast for many

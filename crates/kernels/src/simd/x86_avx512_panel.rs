@@ -2,8 +2,8 @@
 //! eight tokens in one call, for decode steps of several sequences and for
 //! prompt chunks.
 //!
-//! The 4×4 tiles (`x86_avx512::q8_0_family_tile_x2`) redo, for every four
-//! rows, the per-block work of the activation side (the two tokens' bytes
+//! They replaced 4×4 tiles, which redid, for every four rows, the
+//! per-block work of the activation side (the two tokens' bytes
 //! joined into one register, their `-K·Σx` seeds, their scales), and keep
 //! only eight accumulators busy. A panel walks groups of up to sixteen
 //! accumulators (`R` rows × `P` token pairs) and leaves that work to the
