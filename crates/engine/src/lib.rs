@@ -49,6 +49,8 @@ pub struct EngineConfig {
     pub queue: usize,
     /// Grid intensity and PUE for the gCO2e of each answer.
     pub carbon: energy::Carbon,
+    /// Where the model runs (`--device`).
+    pub device: gpu::DeviceChoice,
 }
 
 impl Default for EngineConfig {
@@ -60,6 +62,7 @@ impl Default for EngineConfig {
             n_batch: 256,
             queue: 64,
             carbon: energy::Carbon::default(),
+            device: gpu::DeviceChoice::default(),
         }
     }
 }
@@ -96,6 +99,8 @@ pub enum EngineError {
     VocabMismatch { tokenizer: usize, model: usize },
     #[error("cannot start the engine thread: {0}")]
     Thread(#[from] std::io::Error),
+    #[error("cannot run the model on the chosen device: {0}")]
+    Device(String),
 }
 
 /// A running engine. Cheap to share (`Arc`) between request handlers.
@@ -107,6 +112,7 @@ pub struct Engine {
     parallel: usize,
     carbon: energy::Carbon,
     energy_source: energy::Source,
+    device: String,
     metrics: Arc<Metrics>,
     queue: scheduler::Queue,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -175,6 +181,12 @@ impl Engine {
     /// Where the energy figures come from (what the scheduler's meter reads).
     pub fn energy_source(&self) -> energy::Source {
         self.energy_source
+    }
+
+    /// What runs the model (`cpu`, `gpu (NAME, API)`), and why `auto`
+    /// fell back to the CPU if it did.
+    pub fn device(&self) -> &str {
+        &self.device
     }
 
     pub fn carbon(&self) -> &energy::Carbon {

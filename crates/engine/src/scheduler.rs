@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use energy::{Meter, MeterConfig, StepWork, TokenWeights};
 use gguf::GgufFile;
-use model::{KvCache, Model, Segment};
+use model::{Backend, Model, Step};
 use tokenizer::Tokenizer;
 use tokio::sync::mpsc;
 
@@ -139,8 +139,10 @@ pub(crate) fn start(file: Arc<GgufFile>, cfg: EngineConfig) -> Result<Engine, En
     let queue = Queue::new(cfg.queue.max(1), n_vocab, metrics.clone());
     let parallel = cfg.parallel.max(1);
     let carbon = cfg.carbon;
-    let meter = Meter::new(&MeterConfig::default());
-    let energy_source = meter.source();
+    // The backend borrows the mapped file, so the scheduler thread builds
+    // it, and reports back what it chose (or why it could not) before
+    // `start` returns.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread = {
         let (file, tokenizer, queue, metrics) =
             (file.clone(), tokenizer.clone(), queue.clone(), metrics.clone());
@@ -151,7 +153,58 @@ pub(crate) fn start(file: Arc<GgufFile>, cfg: EngineConfig) -> Result<Engine, En
         };
         std::thread::Builder::new()
             .name("sobre-engine".into())
-            .spawn(move || run(&file, &tokenizer, &queue, &cfg, &meter, &metrics))?
+            .spawn(move || {
+                let model = match Model::load(&file) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let opts = gpu::Options {
+                    device: cfg.device,
+                    n_slots: cfg.parallel,
+                    n_ctx: cfg.n_ctx,
+                    n_batch: cfg.n_batch.max(cfg.parallel),
+                    n_outputs: cfg.parallel,
+                    threads: cfg.threads,
+                };
+                let selected = match gpu::select(model, &opts) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let meter = Meter::new(&MeterConfig {
+                    device: if selected.nvidia {
+                        energy::Device::NvidiaGpu
+                    } else {
+                        energy::Device::Cpu
+                    },
+                    ..MeterConfig::default()
+                });
+                let device = match &selected.fallback {
+                    Some(why) => format!("{} ({why})", selected.backend.device()),
+                    None => selected.backend.device().to_string(),
+                };
+                let _ = ready_tx.send(Ok((device, meter.source())));
+                let mut backend = selected.backend;
+                run(&mut *backend, &tokenizer, &queue, &cfg, &meter, &metrics)
+            })?
+    };
+    let (device, energy_source) = match ready_rx.recv() {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(EngineError::Device(e));
+        }
+        Err(_) => {
+            let _ = thread.join();
+            return Err(EngineError::Device(
+                "the engine thread stopped while loading the model".into(),
+            ));
+        }
     };
     Ok(Engine {
         file,
@@ -160,6 +213,7 @@ pub(crate) fn start(file: Arc<GgufFile>, cfg: EngineConfig) -> Result<Engine, En
         parallel,
         carbon,
         energy_source,
+        device,
         metrics,
         queue,
         thread: Mutex::new(Some(thread)),
@@ -180,22 +234,15 @@ struct Part {
 /// The scheduler loop: admit, build one batch from every active sequence,
 /// run it, sample, repeat; until the queue is closed and drained.
 fn run(
-    file: &GgufFile,
+    backend: &mut dyn Backend,
     tokenizer: &Tokenizer,
     queue: &Queue,
     cfg: &EngineConfig,
     meter: &Meter,
     metrics: &Metrics,
 ) {
-    // `start` loaded this model already; it cannot fail now.
-    let Ok(model) = Model::load(file) else { return };
-    let config = model.config();
-    let n_vocab = config.n_vocab;
-    let mut caches: Vec<KvCache> = (0..cfg.parallel)
-        .map(|_| KvCache::new(config, cfg.n_ctx))
-        .collect();
-    let n_batch = cfg.n_batch.max(cfg.parallel);
-    let mut scratch = model.scratch(n_batch, cfg.n_ctx, cfg.parallel, cfg.threads);
+    let n_vocab = backend.config().n_vocab;
+    let n_batch = backend.n_batch().max(cfg.parallel);
     let weights = TokenWeights::default();
     let mut slots: Vec<Option<Seq<'_>>> = (0..cfg.parallel).map(|_| None).collect();
     let mut parts: Vec<Part> = Vec::with_capacity(cfg.parallel);
@@ -268,18 +315,20 @@ fn run(
         }
         let window = meter.start().ok();
         let result = {
-            let mut by_slot: Vec<Option<&mut KvCache>> = caches.iter_mut().map(Some).collect();
-            let mut segments: Vec<Segment<'_>> = Vec::with_capacity(parts.len());
+            let mut steps: Vec<Step<'_>> = Vec::with_capacity(parts.len());
             for p in &parts {
                 let seq = slots[p.slot].as_ref().expect("parts name active slots");
                 let (tokens, pos0): (&[u32], usize) = match seq.need {
                     Need::Prefill { .. } => (&seq.prompt[p.from..p.to], p.from),
                     Need::Decode { pos, .. } => (std::slice::from_ref(&decode_tokens[p.slot]), pos),
                 };
-                let cache = by_slot[p.slot].take().expect("one part per slot");
-                segments.push(Segment { tokens, pos0, cache });
+                steps.push(Step {
+                    slot: p.slot,
+                    tokens,
+                    pos0,
+                });
             }
-            model.forward_batch(&mut segments, &mut scratch, &outputs)
+            backend.forward(&steps, &outputs)
         };
         let logits = match result {
             Ok(l) => l,

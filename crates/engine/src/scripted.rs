@@ -46,6 +46,7 @@ pub(crate) fn start(file: Arc<GgufFile>, script: Vec<u32>, cfg: EngineConfig) ->
         parallel,
         carbon,
         energy_source,
+        device: "none (scripted answers)".into(),
         metrics,
         queue,
         thread: Mutex::new(Some(thread)),

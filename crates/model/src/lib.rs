@@ -16,6 +16,7 @@
 //! computes logits only for the batch rows asked for.
 
 pub mod arch;
+pub mod backend;
 pub mod config;
 pub mod error;
 pub mod kv_cache;
@@ -25,6 +26,7 @@ pub mod weights;
 use gguf::GgufFile;
 
 pub use arch::{Scratch, Segment};
+pub use backend::{Backend, BackendError, CpuBackend, Step};
 pub use config::{Arch, Config};
 pub use error::{ModelError, Result};
 pub use kv_cache::KvCache;

@@ -136,6 +136,11 @@ pub struct RunArgs {
     /// Threads for the matrix products (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
+    /// Where the model runs: `cpu`; `gpu` (any GPU, software ones such as
+    /// lavapipe included); `auto`, a hardware GPU that can run the model,
+    /// else the CPU. The choice is printed on stderr.
+    #[arg(long, default_value = "auto", value_name = "cpu|gpu|auto")]
+    pub device: gpu::DeviceChoice,
     /// Print one JSON object (ids, text, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
@@ -166,6 +171,11 @@ pub struct ServeArgs {
     /// Threads for the matrix products (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
+    /// Where the model runs: `cpu`; `gpu` (any GPU, software ones such as
+    /// lavapipe included); `auto`, a hardware GPU that can run the model,
+    /// else the CPU. The choice is printed on stderr.
+    #[arg(long, default_value = "auto", value_name = "cpu|gpu|auto")]
+    pub device: gpu::DeviceChoice,
     /// Requests allowed to wait for a slot; beyond, 503 with Retry-After.
     #[arg(long, default_value_t = 64)]
     pub queue: usize,
@@ -240,6 +250,11 @@ pub struct BenchArgs {
     /// Threads (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
+    /// Where the model runs: `cpu`; `gpu` (any GPU, software ones such as
+    /// lavapipe included); `auto`, a hardware GPU that can run the model,
+    /// else the CPU. The choice is printed on stderr.
+    #[arg(long, default_value = "auto", value_name = "cpu|gpu|auto")]
+    pub device: gpu::DeviceChoice,
     /// Measured runs of each test, after one warm-up; the best is reported.
     #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub reps: u32,

@@ -11,9 +11,9 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
-use energy::{Carbon, Meter, MeterConfig};
+use energy::{Carbon, Meter};
 use gguf::GgufFile;
-use model::{KvCache, Model};
+use model::Model;
 
 use crate::cli::BenchArgs;
 
@@ -23,9 +23,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let model = Model::load(&file).with_context(|| format!("{}", args.model.display()))?;
     let n_vocab = model.config().n_vocab as u64;
     let n_ctx = args.p.max(1) + args.n + 1;
-    let mut cache = KvCache::new(model.config(), n_ctx);
-    let mut scratch = model.scratch(args.p.max(1), n_ctx, 1, threads);
-    let meter = Meter::new(&MeterConfig::default());
+    let opts = gpu::Options {
+        device: args.device,
+        n_slots: 1,
+        n_ctx,
+        n_batch: args.p.max(1),
+        n_outputs: 1,
+        threads,
+    };
+    let (mut backend, meter_config) = super::open_backend(model, &opts)?;
+    let device = backend.device().to_string();
+    let meter = Meter::new(&meter_config);
     let carbon = Carbon::from_options(None, None, None)?;
 
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
@@ -43,7 +51,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let prompt: Vec<u32> = (0..args.p).map(|_| token()).collect();
             let window = meter.start()?;
             let t0 = Instant::now();
-            model.eval(&prompt, 0, &mut cache, &mut scratch)?;
+            backend.eval(0, &prompt, 0)?;
             let secs = t0.elapsed().as_secs_f64();
             if rep > 0 {
                 pp.record(secs, meter.stop(&window)?.joules, args.p);
@@ -56,7 +64,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let window = meter.start()?;
             let t0 = Instant::now();
             for pos in 0..args.n {
-                model.eval(&[token()], pos, &mut cache, &mut scratch)?;
+                backend.eval(0, &[token()], pos)?;
             }
             let secs = t0.elapsed().as_secs_f64();
             if rep > 0 {
@@ -74,6 +82,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "p": args.p,
             "n": args.n,
             "threads": threads,
+            "device": device,
             "pp_tok_s": pp.tok_s(),
             "tg_tok_s": tg.tok_s(),
             "peak_rss_mb": peak_rss_mb,
@@ -88,7 +97,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         serde_json::to_writer(&mut out, &v)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "model: {}  threads: {threads}", args.model.display())?;
+        writeln!(
+            out,
+            "model: {}  threads: {threads}  device: {device}",
+            args.model.display()
+        )?;
         for (name, t, n) in [("pp", &pp, args.p), ("tg", &tg, args.n)] {
             if let (Some(speed), Some(j)) = (t.tok_s(), t.joules_per_token()) {
                 writeln!(

@@ -7,7 +7,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context};
 use chat::{ChatTemplate, RenderOptions};
-use model::{KvCache, Model, Sampler};
+use model::{Model, Sampler, Step};
 use serde_json::{json, Value};
 use tokenizer::Tokenizer;
 
@@ -21,10 +21,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let tok = Tokenizer::from_metadata(file.metadata())
         .with_context(|| format!("no usable tokenizer in {}", path.display()))?;
     let template = ChatTemplate::from_metadata(file.metadata())?;
-    let config = model.config();
+    let config = model.config().clone();
     let n_ctx = args.ctx_size.clamp(1, config.n_ctx_train.max(1));
-    let mut cache = KvCache::new(config, n_ctx);
-    let mut scratch = model.scratch(N_BATCH, n_ctx, 1, threads(args));
+    let opts = gpu::Options {
+        device: args.device,
+        n_slots: 1,
+        n_ctx,
+        n_batch: N_BATCH,
+        n_outputs: 1,
+        threads: threads(args),
+    };
+    let (mut backend, _) = super::open_backend(model, &opts)?;
     let mut sampler = Sampler::new(sampler_config(args), config.n_vocab);
     let text_of = |id: Option<u32>| id.and_then(|i| tok.token_text(i)).unwrap_or("").to_string();
     let render_opts = RenderOptions {
@@ -73,7 +80,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             .take_while(|(a, b)| a == b)
             .count()
             .min(ids.len() - 1);
-        let mut logits = model.eval(&ids[common..], common, &mut cache, &mut scratch)?;
+        let mut logits = backend.eval(0, &ids[common..], common)?;
         cached = ids;
         let mut decoder = tok.stream_decoder(false);
         let mut answer = String::new();
@@ -92,7 +99,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             if pos + 1 >= n_ctx {
                 break;
             }
-            logits = model.forward(&[next], pos, &mut cache, &mut scratch, &[0])?;
+            let step = [Step {
+                slot: 0,
+                tokens: &[next],
+                pos0: pos,
+            }];
+            logits = backend.forward(&step, &[0])?;
         }
         let rest = decoder.finish();
         out.write_all(rest.as_bytes())?;

@@ -50,3 +50,23 @@ pub(crate) fn resolve_model(model: &std::path::Path) -> anyhow::Result<std::path
 pub(crate) fn energy_json(e: &energy::EnergyReport) -> serde_json::Value {
     server::energy_json(e)
 }
+
+/// The backend `--device` asks for, announced on stderr (stdout is for
+/// text and `--json`), and the energy meter that fits it: NVML on an
+/// NVIDIA GPU, else RAPL or the estimate, labeled as such.
+pub(crate) fn open_backend<'a>(
+    model: model::Model<'a>,
+    opts: &gpu::Options,
+) -> anyhow::Result<(Box<dyn model::Backend + 'a>, energy::MeterConfig)> {
+    let selected = gpu::select(model, opts)?;
+    selected.announce();
+    let meter = energy::MeterConfig {
+        device: if selected.nvidia {
+            energy::Device::NvidiaGpu
+        } else {
+            energy::Device::Cpu
+        },
+        ..energy::MeterConfig::default()
+    };
+    Ok((selected.backend, meter))
+}

@@ -6,8 +6,8 @@ use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use energy::{Carbon, Meter, MeterConfig};
-use model::{KvCache, Model, Sampler, SamplerConfig, StopStrings};
+use energy::{Carbon, Meter};
+use model::{Model, Sampler, SamplerConfig, Step, StopStrings};
 use tokenizer::Tokenizer;
 
 use crate::cli::RunArgs;
@@ -43,7 +43,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let model = Model::load(&file).with_context(|| format!("cannot load {}", path.display()))?;
     let tok = Tokenizer::from_metadata(file.metadata())
         .with_context(|| format!("no usable tokenizer in {}", path.display()))?;
-    let config = model.config();
+    let config = model.config().clone();
     if tok.n_vocab() > config.n_vocab {
         bail!(
             "the tokenizer has {} tokens but the embedding only {} rows",
@@ -64,12 +64,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         );
     }
     let threads = threads(args);
-    let mut cache = KvCache::new(config, n_ctx);
-    let mut scratch = model.scratch(N_BATCH, n_ctx, 1, threads);
+    let opts = gpu::Options {
+        device: args.device,
+        n_slots: 1,
+        n_ctx,
+        n_batch: N_BATCH,
+        n_outputs: 1,
+        threads,
+    };
+    let (mut backend, meter_config) = super::open_backend(model, &opts)?;
     let mut sampler = Sampler::new(sampler_config(args), config.n_vocab);
     let stops = StopStrings::new(args.stop.clone());
     // Created before the clock starts: picking a source reads counters.
-    let meter = Meter::new(&MeterConfig::default());
+    let meter = Meter::new(&meter_config);
     let load_ms = ms(t_load);
 
     // The energy window is exactly the one of `timings.total_ms`.
@@ -77,7 +84,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 
     // Prompt: one forward pass over all its tokens (in batches of N_BATCH).
     let t_prompt = Instant::now();
-    let mut logits = model.eval(&prompt_tokens, 0, &mut cache, &mut scratch)?;
+    let mut logits = backend.eval(0, &prompt_tokens, 0)?;
     for &t in &prompt_tokens {
         sampler.accept(t);
     }
@@ -118,7 +125,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         if tokens.len() == args.n_predict || pos >= n_ctx {
             break;
         }
-        logits = model.forward(&[next], pos, &mut cache, &mut scratch, &[0])?;
+        let step = [Step {
+            slot: 0,
+            tokens: &[next],
+            pos0: pos,
+        }];
+        logits = backend.forward(&step, &[0])?;
         pos += 1;
     }
     if finish == Finish::Length {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use energy::{Carbon, Meter, MeterConfig};
+use energy::Carbon;
 use engine::{Engine, EngineConfig};
 use server::{AppState, ServerOptions};
 
@@ -30,6 +30,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .max(1),
         queue: args.queue,
         carbon,
+        device: args.device,
         ..EngineConfig::default()
     };
     let engine = match &args.scripted_tokens {
@@ -37,6 +38,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         None => Engine::start(&path, config),
     }
     .with_context(|| format!("cannot serve {}", path.display()))?;
+    // Stderr: tests and scripts read the listening line on stdout.
+    eprintln!("sobre: device {}", engine.device());
     let engine = Arc::new(engine);
 
     let addr = (args.host.as_str(), args.port)
@@ -78,8 +81,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        // Which source the engine's meter will pick, for the startup line.
-        let source = Meter::new(&MeterConfig::default()).source();
+        // The source the engine's meter picked, for the startup line.
+        let source = engine.energy_source();
         println!(
             "listening on http://{local} (model {model_id}, {} parallel, ctx {}, energy source {})",
             engine.parallel(),

@@ -1,0 +1,3 @@
+fn w_at(row: u32, c: u32) -> f32 {
+    return bitcast<f32>(w[row + c]);
+}
