@@ -569,15 +569,14 @@ impl GpuBackend {
                     .into_iter()
                     .enumerate()
                 {
-                    let theta_scale = base.powf(-2.0 / c.n_rot as f32);
-                    let mut theta = pos as f32;
                     let row = (table * self.n_batch + t) * half_rot;
-                    for k in 0..half_rot {
-                        let a = freq_scale * theta;
-                        self.rope_host[2 * (row + k)] = a.cos();
-                        self.rope_host[2 * (row + k) + 1] = a.sin();
-                        theta *= theta_scale;
-                    }
+                    rope_angles(
+                        pos,
+                        c.n_rot,
+                        base,
+                        freq_scale,
+                        &mut self.rope_host[2 * row..2 * (row + half_rot)],
+                    );
                 }
                 t += 1;
             }
@@ -662,9 +661,23 @@ impl Backend for GpuBackend {
     }
 }
 
+/// The cosines and sines of position `pos`'s RoPE angles, interleaved, as
+/// the CPU path computes them (kernels::ops::rope): the base's power once,
+/// then repeated multiplication in f32.
+pub fn rope_angles(pos: usize, n_rot: usize, base: f32, freq_scale: f32, out: &mut [f32]) {
+    let theta_scale = base.powf(-2.0 / n_rot as f32);
+    let mut theta = pos as f32;
+    for cs in out.chunks_exact_mut(2).take(n_rot / 2) {
+        let a = freq_scale * theta;
+        cs[0] = a.cos();
+        cs[1] = a.sin();
+        theta *= theta_scale;
+    }
+}
+
 /// `gelu(x)` for every f16 bit pattern `x` (ggml's table, through the CPU
 /// path's own function, so the shader looks up the CPU's results).
-fn gelu_table() -> Vec<f32> {
+pub fn gelu_table() -> Vec<f32> {
     (0..=u16::MAX)
         .map(|b| kernels::ops::gelu(half::f16::from_bits(b).to_f32()))
         .collect()

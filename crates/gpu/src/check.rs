@@ -259,3 +259,130 @@ pub fn attention(
     };
     run(gpu, &[op], n_tok as u32, &out, n_tok * n_head * hd)
 }
+
+/// The token table of `n_tok` tokens of one sequence at positions
+/// `pos0..`, as a buffer.
+fn seq_toks(gpu: &Gpu, n_tok: usize, pos0: usize) -> wgpu::Buffer {
+    let mut words = vec![n_tok as u32, n_tok as u32, 0, n_tok as u32];
+    for t in 0..n_tok {
+        words.extend([0, (pos0 + t) as u32, 0, t as u32 | (n_tok as u32) << 16]);
+    }
+    storage_init(
+        gpu,
+        "check toks",
+        &words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>(),
+    )
+}
+
+/// Each `width`-wide row of `x` RMS-normalized times `weight` by the norm
+/// shader.
+pub fn rms_norm(
+    gpu: &Gpu,
+    x: &[f32],
+    width: usize,
+    weight: &[f32],
+    eps: f32,
+) -> Result<Vec<f32>, BackendError> {
+    let n = x.len() / width;
+    let mut pipes = Pipelines::default();
+    let pipeline = pipes.get(gpu, Kernel::Norm)?.clone();
+    let (input, w) = (
+        storage_init(gpu, "check x", &f32_bytes(x)),
+        storage_init(gpu, "check w", &f32_bytes(weight)),
+    );
+    let out = out_buffer(gpu, x.len());
+    let toks = seq_toks(gpu, n, 0);
+    let u = uniform(gpu, &[width as u32, 1, 0, eps.to_bits()]);
+    let op = Op {
+        bind: bind(&gpu.device, &pipeline, &[&u, &input, &out, &w, &toks]),
+        pipeline,
+        grid: Grid::RowPerGroup {
+            per_tok: 1,
+            count: Count::Tokens,
+        },
+    };
+    run(gpu, &[op], n as u32, &out, x.len())
+}
+
+/// RoPE of `n_heads` heads of `head_dim` per token (token `t` at position
+/// `pos0 + t`), `n_rot` dimensions rotated, then times `scale`, by the rope
+/// shader with the backend's angle table.
+#[allow(clippy::too_many_arguments)]
+pub fn rope(
+    gpu: &Gpu,
+    x: &[f32],
+    n_heads: usize,
+    head_dim: usize,
+    n_rot: usize,
+    neox: bool,
+    pos0: usize,
+    base: f32,
+    scale: f32,
+) -> Result<Vec<f32>, BackendError> {
+    let n = x.len() / (n_heads * head_dim);
+    let half = n_rot / 2;
+    let mut table = vec![0.0f32; n * half * 2];
+    for t in 0..n {
+        crate::backend::rope_angles(
+            pos0 + t,
+            n_rot,
+            base,
+            1.0,
+            &mut table[t * half * 2..(t + 1) * half * 2],
+        );
+    }
+    let mut pipes = Pipelines::default();
+    let pipeline = pipes.get(gpu, Kernel::Rope)?.clone();
+    let (input, cs) = (
+        storage_init(gpu, "check x", &f32_bytes(x)),
+        storage_init(gpu, "check rope", &f32_bytes(&table)),
+    );
+    let out = out_buffer(gpu, x.len());
+    let toks = seq_toks(gpu, n, pos0);
+    let u = uniform(
+        gpu,
+        &[
+            n_heads as u32,
+            head_dim as u32,
+            n_rot as u32,
+            u32::from(neox),
+            0,
+            scale.to_bits(),
+        ],
+    );
+    let op = Op {
+        bind: bind(&gpu.device, &pipeline, &[&u, &input, &out, &cs, &toks]),
+        pipeline,
+        grid: Grid::Cols {
+            x: n_heads as u32,
+            count: Count::Tokens,
+        },
+    };
+    run(gpu, &[op], n as u32, &out, x.len())
+}
+
+/// `act(gate) * up` by the activation shader (GELU, or SiLU when `silu`),
+/// for one token of `gate.len()` values.
+pub fn gated(gpu: &Gpu, gate: &[f32], up: &[f32], silu: bool) -> Result<Vec<f32>, BackendError> {
+    let mut pipes = Pipelines::default();
+    let pipeline = pipes.get(gpu, Kernel::Act)?.clone();
+    let g = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("check gate"),
+        size: (gate.len() * 4).max(16) as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    gpu.queue.write_buffer(&g, 0, &f32_bytes(gate));
+    let (u_buf, table) = (
+        storage_init(gpu, "check up", &f32_bytes(up)),
+        storage_init(gpu, "gelu table", &f32_bytes(&crate::backend::gelu_table())),
+    );
+    let toks = seq_toks(gpu, 1, 0);
+    let u = uniform(gpu, &[gate.len() as u32, u32::from(silu)]);
+    let op = Op {
+        bind: bind(&gpu.device, &pipeline, &[&u, &g, &u_buf, &toks, &table]),
+        pipeline,
+        grid: Grid::Elems { n: gate.len() as u32 },
+    };
+    run(gpu, &[op], 1, &g, gate.len())
+}

@@ -1,8 +1,9 @@
-//! Every weight shader against the CPU reference on random data, bit for
-//! bit: the dequantizers against `kernels::dequantize`, the activation
-//! conversion against the CPU's quantizers, and the matmul against
-//! `kernels::matmul` in each of llama.cpp's roundings (batch sizes pick
-//! them). The other kernels are held to the CPU path by the greedy tests.
+//! Every shader against the CPU reference on random data, bit for bit: the
+//! dequantizers against `kernels::dequantize`, the activation conversion
+//! against the CPU's quantizers, the matmul against `kernels::matmul` in
+//! each of llama.cpp's roundings (batch sizes pick them), RMSNorm, RoPE and
+//! GELU against `kernels::ops` (attention: `tests/attention.rs`). SiLU uses
+//! the device's `exp` and is held to a tolerance.
 
 mod common;
 
@@ -159,5 +160,106 @@ fn matmul_shaders_round_as_the_cpu_bit_for_bit() {
                 );
             }
         }
+    }
+}
+
+/// Uniform in `[-a, a)` times a random power of two in `2^-8..2^8`.
+fn wide(rng: &mut Rng, a: f32) -> f32 {
+    let e = (rng.next() % 17) as i32 - 8;
+    rng.uniform(a) * 2f32.powi(e)
+}
+
+fn assert_bits(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    let bad: Vec<_> = (0..want.len())
+        .filter(|&i| got[i].to_bits() != want[i].to_bits())
+        .take(5)
+        .map(|i| (i, got[i], want[i]))
+        .collect();
+    assert!(bad.is_empty(), "{what}: (index, gpu, cpu) {bad:?}");
+}
+
+#[test]
+fn rms_norm_matches_the_cpu_bit_for_bit() {
+    let Some(gpu) = common::gpu() else { return };
+    let mut rng = Rng(0x0123_4567);
+    for width in [16, 256, 640, 1000] {
+        // Rows of one magnitude (every f32 addition rounds) and of many.
+        let x: Vec<f32> = (0..64 * width)
+            .map(|i| {
+                if i < 32 * width {
+                    rng.uniform(3.0)
+                } else {
+                    wide(&mut rng, 3.0)
+                }
+            })
+            .collect();
+        let w: Vec<f32> = (0..width).map(|_| rng.uniform(2.0)).collect();
+        let mut want = x.clone();
+        for row in want.chunks_exact_mut(width) {
+            kernels::ops::rms_norm(row, &w, 1e-6);
+        }
+        let got = gpu::check::rms_norm(&gpu, &x, width, &w, 1e-6).unwrap();
+        assert_bits(&format!("width {width}"), &got, &want);
+    }
+}
+
+#[test]
+fn rope_matches_the_cpu_bit_for_bit() {
+    let Some(gpu) = common::gpu() else { return };
+    let mut rng = Rng(0x7654_3210);
+    let (heads, hd) = (3, 64);
+    for (neox, n_rot, pos0, base, scale) in [
+        (true, 64, 0, 10_000.0, 1.0),
+        (true, 64, 517, 1_000_000.0, 0.0625),
+        (false, 32, 3, 10_000.0, 1.0),
+    ] {
+        let x: Vec<f32> = (0..5 * heads * hd).map(|_| wide(&mut rng, 2.0)).collect();
+        let style = if neox {
+            kernels::ops::RopeStyle::Neox
+        } else {
+            kernels::ops::RopeStyle::Normal
+        };
+        let mut want = x.clone();
+        for (t, row) in want.chunks_exact_mut(heads * hd).enumerate() {
+            for head in row.chunks_exact_mut(hd) {
+                kernels::ops::rope(head, pos0 + t, n_rot, base, 1.0, style);
+                head.iter_mut().for_each(|v| *v *= scale);
+            }
+        }
+        let got = gpu::check::rope(&gpu, &x, heads, hd, n_rot, neox, pos0, base, scale).unwrap();
+        assert_bits(&format!("neox {neox}, n_rot {n_rot}, pos0 {pos0}"), &got, &want);
+    }
+}
+
+#[test]
+fn gelu_matches_the_cpu_bit_for_bit_and_silu_closely() {
+    let Some(gpu) = common::gpu() else { return };
+    let mut rng = Rng(0x00c0_ffee);
+    let n = 4096;
+    let mut gate: Vec<f32> = (0..n).map(|_| rng.uniform(12.0)).collect();
+    // The edges of the table: ±10 and beyond, zero, exact f16 values.
+    gate[..6].copy_from_slice(&[-10.0, 10.0, -10.5, 11.0, 0.0, 0.5]);
+    let up: Vec<f32> = (0..n).map(|_| wide(&mut rng, 1.0)).collect();
+    let want: Vec<f32> = gate
+        .iter()
+        .zip(&up)
+        .map(|(&g, &u)| kernels::ops::gelu(g) * u)
+        .collect();
+    assert_bits(
+        "gelu",
+        &gpu::check::gated(&gpu, &gate, &up, false).unwrap(),
+        &want,
+    );
+    let got = gpu::check::gated(&gpu, &gate, &up, true).unwrap();
+    for i in 0..n {
+        let want = kernels::ops::silu(gate[i]) * up[i];
+        assert!(
+            (got[i] - want).abs() <= 1e-5 * want.abs() + 1e-30,
+            "silu({}) * {}: gpu {} cpu {want}",
+            gate[i],
+            up[i],
+            got[i]
+        );
     }
 }
