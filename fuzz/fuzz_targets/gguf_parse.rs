@@ -111,9 +111,9 @@ fn walk(value: &Value) {
     );
     let _ = (value.as_f32(), value.as_bool(), value.as_str());
     if let Some(a) = value.as_array() {
-        for v in &a.values {
-            assert_eq!(v.value_type(), a.elem_type);
-            walk(v);
+        for v in a.iter() {
+            assert_eq!(v.value_type(), a.elem_type());
+            walk(&v);
         }
     }
 }

@@ -110,17 +110,19 @@ fn load() -> Vec<Case> {
 }
 
 fn strings(values: impl IntoIterator<Item = String>) -> Value {
-    Value::Array(Array {
-        elem_type: ValueType::String,
-        values: values.into_iter().map(Value::String).collect(),
-    })
+    Value::Array(Array::new(
+        ValueType::String,
+        values.into_iter().map(Value::String),
+    )
+    .unwrap())
 }
 
 fn ints(values: impl IntoIterator<Item = i32>) -> Value {
-    Value::Array(Array {
-        elem_type: ValueType::I32,
-        values: values.into_iter().map(Value::I32).collect(),
-    })
+    Value::Array(Array::new(
+        ValueType::I32,
+        values.into_iter().map(Value::I32),
+    )
+    .unwrap())
 }
 
 /// Tokens with their llama.cpp token types (1 normal, 2 unknown, 3 control,
@@ -132,10 +134,11 @@ fn push_common(md: &mut Metadata, model: &str, tokens: Vec<(String, i32)>, score
     if scores {
         md.insert(
             "tokenizer.ggml.scores",
-            Value::Array(Array {
-                elem_type: ValueType::F32,
-                values: (0..n).map(|i| Value::F32(-(i as f32) / 7.0)).collect(),
-            }),
+            Value::Array(Array::new(
+                ValueType::F32,
+                (0..n).map(|i| Value::F32(-(i as f32) / 7.0)),
+            )
+            .unwrap()),
         );
     }
     md.insert("tokenizer.ggml.tokens", strings(tokens.into_iter().map(|t| t.0)));

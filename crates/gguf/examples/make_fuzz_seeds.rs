@@ -16,24 +16,21 @@ const HEAD_DIM: usize = N_EMBD / N_HEAD;
 const N_FF: usize = 16;
 
 fn strings(values: &[&str]) -> Value {
-    Value::Array(Array {
-        elem_type: ValueType::String,
-        values: values.iter().map(|s| Value::String(s.to_string())).collect(),
-    })
+    Value::Array(
+        Array::new(
+            ValueType::String,
+            values.iter().map(|s| Value::String(s.to_string())),
+        )
+        .unwrap(),
+    )
 }
 
 fn i32s(values: &[i32]) -> Value {
-    Value::Array(Array {
-        elem_type: ValueType::I32,
-        values: values.iter().map(|&v| Value::I32(v)).collect(),
-    })
+    Value::Array(Array::new(ValueType::I32, values.iter().map(|&v| Value::I32(v))).unwrap())
 }
 
 fn f32s(values: &[f32]) -> Value {
-    Value::Array(Array {
-        elem_type: ValueType::F32,
-        values: values.iter().map(|&v| Value::F32(v)).collect(),
-    })
+    Value::Array(Array::new(ValueType::F32, values.iter().map(|&v| Value::F32(v))).unwrap())
 }
 
 /// Deterministic small weights.
@@ -196,18 +193,11 @@ fn all_types() -> Result<GgufWriter, gguf::GgufError> {
     for v in scalars {
         w.add_metadata(format!("test.{}", v.value_type()), v);
     }
-    let inner = |a: u8| {
-        Value::Array(Array {
-            elem_type: ValueType::U8,
-            values: vec![Value::U8(a), Value::U8(a + 1)],
-        })
-    };
+    let inner =
+        |a: u8| Value::Array(Array::new(ValueType::U8, vec![Value::U8(a), Value::U8(a + 1)]).unwrap());
     w.add_metadata(
         "test.nested",
-        Value::Array(Array {
-            elem_type: ValueType::Array,
-            values: vec![inner(1), inner(3)],
-        }),
+        Value::Array(Array::new(ValueType::Array, vec![inner(1), inner(3)]).unwrap()),
     );
     w.add_metadata("test.strings", strings(&["", "a", "日本"]));
     for (ty, n) in [

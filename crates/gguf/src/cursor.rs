@@ -65,9 +65,13 @@ impl<'a> Cursor<'a> {
     /// A GGUF string: u64 length then bytes. The length is checked against the
     /// bytes left before anything is allocated.
     pub(crate) fn string(&mut self, what: &dyn Fn() -> String) -> Result<String> {
+        Ok(String::from_utf8_lossy(self.string_bytes(what)?).into_owned())
+    }
+
+    /// The bytes of a GGUF string, not checked as UTF-8.
+    pub(crate) fn string_bytes(&mut self, what: &dyn Fn() -> String) -> Result<&'a [u8]> {
         let len = self.u64(&|| format!("length of {}", what()))?;
-        let bytes = self.take(len, what)?;
-        Ok(String::from_utf8_lossy(bytes).into_owned())
+        self.take(len, what)
     }
 
     /// Checks that `count` items of at least `min_size` bytes each can fit in

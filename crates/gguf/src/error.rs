@@ -117,6 +117,12 @@ pub enum GgufError {
     #[error("no tensor named {name:?}")]
     TensorNotFound { name: String },
 
+    #[error("an array of {elem_type} cannot hold a {found}")]
+    MixedArray {
+        elem_type: crate::metadata::ValueType,
+        found: crate::metadata::ValueType,
+    },
+
     #[error("cannot write GGUF: {0}")]
     Write(String),
 }

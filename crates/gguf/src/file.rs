@@ -3,33 +3,22 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use memmap2::Mmap;
 
+use crate::array::Shared;
 use crate::error::{GgufError, Result};
 use crate::header::{self, Header};
 use crate::metadata::Metadata;
 use crate::tensor_info::TensorInfo;
 
-/// Where the bytes live: a read-only map of the file, or a buffer (tests,
-/// fuzzing, files built in memory).
-enum Bytes {
-    Mapped(Mmap),
-    Owned(Vec<u8>),
-}
-
-impl Bytes {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Bytes::Mapped(m) => m,
-            Bytes::Owned(v) => v,
-        }
-    }
-}
-
-/// A parsed GGUF file. Tensor data is borrowed straight from the map: no copy.
+/// A parsed GGUF file. Tensor data is borrowed straight from the map, and
+/// metadata arrays point into it too: no copy.
 pub struct GgufFile {
-    bytes: Bytes,
+    /// A read-only map of the file, or a buffer (tests, fuzzing, files built
+    /// in memory).
+    bytes: Shared,
     header: Header,
     by_name: HashMap<String, usize>,
 }
@@ -68,16 +57,16 @@ impl GgufFile {
         // access; that is the accepted contract of every mmap-based loader
         // (llama.cpp included), and sobre never writes to files it maps.
         let map = unsafe { Mmap::map(&file) }.map_err(open_err)?;
-        Self::from_parts(Bytes::Mapped(map))
+        Self::from_parts(Arc::new(map))
     }
 
     /// Parses a file held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
-        Self::from_parts(Bytes::Owned(bytes))
+        Self::from_parts(Arc::new(bytes))
     }
 
-    fn from_parts(bytes: Bytes) -> Result<Self> {
-        let header = header::parse(bytes.as_slice())?;
+    fn from_parts(bytes: Shared) -> Result<Self> {
+        let header = header::parse(&bytes)?;
         let by_name = header
             .tensors
             .iter()
@@ -89,6 +78,10 @@ impl GgufFile {
             header,
             by_name,
         })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        (*self.bytes).as_ref()
     }
 
     pub fn version(&self) -> u32 {
@@ -105,7 +98,7 @@ impl GgufFile {
     }
 
     pub fn file_len(&self) -> u64 {
-        self.bytes.as_slice().len() as u64
+        self.bytes().len() as u64
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -151,7 +144,7 @@ impl GgufFile {
             });
         }
         // start <= end <= file_len, which fits in usize.
-        Ok(&self.bytes.as_slice()[start as usize..end as usize])
+        Ok(&self.bytes()[start as usize..end as usize])
     }
 
     /// Total number of weights over all tensors (saturating: a header can

@@ -8,9 +8,10 @@
 
 use std::collections::HashSet;
 
+use crate::array::{Array, Shared};
 use crate::cursor::Cursor;
 use crate::error::{GgufError, Result};
-use crate::metadata::{Array, Metadata, Value, ValueType};
+use crate::metadata::{Metadata, Value, ValueType};
 use crate::tensor_info::TensorInfo;
 use crate::types::GgmlType;
 
@@ -32,8 +33,9 @@ pub(crate) struct Header {
     pub data_offset: u64,
 }
 
-pub(crate) fn parse(bytes: &[u8]) -> Result<Header> {
-    let mut cur = Cursor::new(bytes);
+/// Parses the header at the start of `file`; metadata arrays point into it.
+pub(crate) fn parse(file: &Shared) -> Result<Header> {
+    let mut cur = Cursor::new((**file).as_ref());
     let magic = cur.take(4, &|| "the magic number".into())?;
     if magic != MAGIC {
         return Err(GgufError::BadMagic {
@@ -62,7 +64,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Header> {
             offset: cur.pos() - 4,
             id: ty_id,
         })?;
-        let value = read_value(&mut cur, ty, &key, 0)?;
+        let value = read_value(&mut cur, file, ty, &key, 0)?;
         if metadata.contains_key(&key) {
             return Err(GgufError::DuplicateKey { key, offset: start });
         }
@@ -153,7 +155,7 @@ fn alignment_of(metadata: &Metadata) -> Result<u64> {
     Ok(align)
 }
 
-fn read_value(cur: &mut Cursor<'_>, ty: ValueType, key: &str, depth: usize) -> Result<Value> {
+fn read_value(cur: &mut Cursor<'_>, file: &Shared, ty: ValueType, key: &str, depth: usize) -> Result<Value> {
     let what = || format!("the value of metadata key {key:?}");
     Ok(match ty {
         ValueType::U8 => Value::U8(cur.u8(&what)?),
@@ -169,35 +171,53 @@ fn read_value(cur: &mut Cursor<'_>, ty: ValueType, key: &str, depth: usize) -> R
         // ggml reads a bool as one byte; anything but 0 is true there too.
         ValueType::Bool => Value::Bool(cur.u8(&what)? != 0),
         ValueType::String => Value::String(cur.string(&what)?),
-        ValueType::Array => {
-            if depth >= MAX_NESTING {
-                return Err(GgufError::NestingTooDeep {
-                    key: key.into(),
-                    max: MAX_NESTING,
-                });
-            }
-            let elem_id = cur.u32(&|| format!("the element type of array {key:?}"))?;
-            let elem_type = ValueType::from_id(elem_id).ok_or_else(|| GgufError::UnknownValueType {
-                key: key.into(),
-                offset: cur.pos() - 4,
-                id: elem_id,
-            })?;
-            let count = cur.u64(&|| format!("the length of array {key:?}"))?;
-            // Strings take at least their 8-byte length, nested arrays their
-            // 4-byte type and 8-byte count.
-            let min_size = match elem_type {
-                ValueType::String => 8,
-                ValueType::Array => 12,
-                t => t.fixed_size().unwrap_or(1) as u64,
-            };
-            cur.check_count(count, min_size, &|| format!("array {key:?}"))?;
-            let mut values = Vec::with_capacity(count as usize);
-            for _ in 0..count {
-                values.push(read_value(cur, elem_type, key, depth + 1)?);
-            }
-            Value::Array(Array { elem_type, values })
-        }
+        ValueType::Array => Value::Array(read_array(cur, file, key, depth)?),
     })
+}
+
+/// An array (after its type tag). Nested arrays are read one by one;
+/// scalars and strings stay where they are in `file`, checked whole here.
+fn read_array(cur: &mut Cursor<'_>, file: &Shared, key: &str, depth: usize) -> Result<Array> {
+    if depth >= MAX_NESTING {
+        return Err(GgufError::NestingTooDeep {
+            key: key.into(),
+            max: MAX_NESTING,
+        });
+    }
+    let what = || format!("the value of metadata key {key:?}");
+    let elem_id = cur.u32(&|| format!("the element type of array {key:?}"))?;
+    let elem_type = ValueType::from_id(elem_id).ok_or_else(|| GgufError::UnknownValueType {
+        key: key.into(),
+        offset: cur.pos() - 4,
+        id: elem_id,
+    })?;
+    let count = cur.u64(&|| format!("the length of array {key:?}"))?;
+    // Strings take at least their 8-byte length, nested arrays their
+    // 4-byte type and 8-byte count.
+    let min_size = match elem_type {
+        ValueType::String => 8,
+        ValueType::Array => 12,
+        t => t.fixed_size().unwrap_or(1) as u64,
+    };
+    cur.check_count(count, min_size, &|| format!("array {key:?}"))?;
+    // The count fits in what is left (checked above), so in usize.
+    if elem_type == ValueType::Array {
+        let mut items = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            items.push(read_array(cur, file, key, depth + 1)?);
+        }
+        return Ok(Array::of_arrays(items));
+    }
+    let start = cur.pos() as usize;
+    if elem_type == ValueType::String {
+        for _ in 0..count {
+            cur.string_bytes(&what)?;
+        }
+    } else {
+        cur.take(count * min_size, &what)?;
+    }
+    let range = start..cur.pos() as usize;
+    Ok(Array::encoded(elem_type, count as usize, file.clone(), range))
 }
 
 fn read_tensor_info(cur: &mut Cursor<'_>, index: u64) -> Result<TensorInfo> {

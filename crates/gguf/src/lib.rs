@@ -6,6 +6,7 @@
 //! it is read, so metadata-only work (inspect, tokenize, chat templates) still
 //! works on a file whose weights were cut off by a partial download.
 
+mod array;
 mod cursor;
 mod error;
 mod file;
@@ -15,10 +16,11 @@ mod tensor_info;
 mod types;
 mod writer;
 
+pub use array::{Array, Strs};
 pub use error::{GgufError, Result};
 pub use file::GgufFile;
 pub use header::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, MAX_DIMS};
-pub use metadata::{Array, Metadata, Value, ValueType};
+pub use metadata::{Metadata, Value, ValueType};
 pub use tensor_info::TensorInfo;
 pub use types::{GgmlType, QK_K};
 pub use writer::GgufWriter;

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::array::Array;
+
 /// The type tag of a metadata value, with its GGUF id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ValueType {
@@ -118,13 +120,6 @@ pub enum Value {
     U64(u64),
     I64(i64),
     F64(f64),
-}
-
-/// A homogeneous array; `elem_type` is kept even when the array is empty.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Array {
-    pub elem_type: ValueType,
-    pub values: Vec<Value>,
 }
 
 impl Value {

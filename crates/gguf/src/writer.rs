@@ -108,10 +108,7 @@ impl GgufWriter {
         for (key, value) in self.metadata.iter() {
             write_string(&mut out, key);
             out.extend_from_slice(&value.value_type().id().to_le_bytes());
-            write_value(&mut out, value).map_err(|e| match e {
-                GgufError::Write(m) => GgufError::Write(format!("metadata key {key:?}: {m}")),
-                e => e,
-            })?;
+            write_value(&mut out, value);
         }
         let mut offset = 0u64;
         let mut offsets = Vec::with_capacity(self.tensors.len());
@@ -164,7 +161,8 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<()> {
+/// Appends the GGUF encoding of `value` (without its type tag).
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::U8(v) => out.push(*v),
         Value::I8(v) => out.extend_from_slice(&v.to_le_bytes()),
@@ -179,19 +177,14 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<()> {
         Value::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
         Value::F64(v) => out.extend_from_slice(&v.to_le_bytes()),
         Value::Array(a) => {
-            out.extend_from_slice(&a.elem_type.id().to_le_bytes());
-            out.extend_from_slice(&(a.values.len() as u64).to_le_bytes());
-            for v in &a.values {
-                if v.value_type() != a.elem_type {
-                    return Err(GgufError::Write(format!(
-                        "array of {} holds a {}",
-                        a.elem_type,
-                        v.value_type()
-                    )));
-                }
-                write_value(out, v)?;
+            out.extend_from_slice(&a.elem_type().id().to_le_bytes());
+            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+            // Arrays are homogeneous by construction (`Array::new` refuses
+            // mixed elements), and scalars and strings are kept encoded.
+            match a.raw() {
+                Some(raw) => out.extend_from_slice(raw),
+                None => a.iter().for_each(|v| write_value(out, &v)),
             }
         }
     }
-    Ok(())
 }

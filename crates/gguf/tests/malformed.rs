@@ -73,10 +73,13 @@ fn valid_file() -> Vec<u8> {
         .add_metadata("llama.block_count", Value::U32(2))
         .add_metadata(
             "tokenizer.ggml.tokens",
-            Value::Array(gguf::Array {
-                elem_type: ValueType::String,
-                values: vec![Value::String("a".into()), Value::String("b".into())],
-            }),
+            Value::Array(
+                gguf::Array::new(
+                    ValueType::String,
+                    vec![Value::String("a".into()), Value::String("b".into())],
+                )
+                .unwrap(),
+            ),
         );
     w.add_f32("a", &[4, 2], &[1.0; 8]).unwrap();
     w.add_tensor("b", GgmlType::Q8_0, &[32], vec![0u8; 34]).unwrap();
@@ -178,23 +181,16 @@ fn deeply_nested_arrays_are_refused() {
 
 #[test]
 fn nested_arrays_within_the_limit_parse() {
-    let inner = |v: u8| {
-        Value::Array(gguf::Array {
-            elem_type: ValueType::U8,
-            values: vec![Value::U8(v), Value::U8(v + 1)],
-        })
-    };
+    let inner =
+        |v: u8| Value::Array(gguf::Array::new(ValueType::U8, vec![Value::U8(v), Value::U8(v + 1)]).unwrap());
     let mut w = GgufWriter::new();
     w.add_metadata(
         "nested",
-        Value::Array(gguf::Array {
-            elem_type: ValueType::Array,
-            values: vec![inner(1), inner(3)],
-        }),
+        Value::Array(gguf::Array::new(ValueType::Array, vec![inner(1), inner(3)]).unwrap()),
     );
     let f = GgufFile::from_bytes(w.to_bytes().unwrap()).unwrap();
     let outer = f.metadata().get_array("nested").unwrap();
-    assert_eq!(outer.values[1], inner(3));
+    assert_eq!(outer.get(1), Some(inner(3)));
 }
 
 #[test]
@@ -390,10 +386,7 @@ fn writer_round_trips_every_value_type_in_v2_and_v3() {
         Value::U64(u64::MAX),
         Value::I64(i64::MIN),
         Value::F64(-2.25),
-        Value::Array(gguf::Array {
-            elem_type: ValueType::String,
-            values: vec![],
-        }),
+        Value::Array(gguf::Array::new(ValueType::String, vec![]).unwrap()),
     ];
     for version in [2, 3] {
         let mut w = GgufWriter::new().version(version).alignment(64).unwrap();
@@ -433,15 +426,11 @@ fn writer_refuses_what_the_reader_would() {
         Err(GgufError::DuplicateTensor { .. })
     ));
     assert!(GgufWriter::new().alignment(24).is_err());
-    let mut bad = GgufWriter::new();
-    bad.add_metadata(
-        "mixed",
-        Value::Array(gguf::Array {
-            elem_type: ValueType::U8,
-            values: vec![Value::U8(1), Value::U32(2)],
-        }),
-    );
-    assert!(bad.to_bytes().is_err());
+    // A GGUF array is homogeneous: a mixed one cannot even be built.
+    assert!(matches!(
+        gguf::Array::new(ValueType::U8, vec![Value::U8(1), Value::U32(2)]),
+        Err(GgufError::MixedArray { .. })
+    ));
 }
 
 #[test]

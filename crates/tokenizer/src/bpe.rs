@@ -27,8 +27,8 @@ pub(crate) struct Merges {
 impl Merges {
     pub fn from_metadata(md: &Metadata, vocab: &Vocab) -> Result<Merges, TokenizerError> {
         const KEY: &str = "tokenizer.ggml.merges";
-        let values: &[Value] = match md.get(KEY) {
-            Some(Value::Array(a)) => &a.values,
+        let values = match md.get(KEY) {
+            Some(Value::Array(a)) => a,
             Some(v) => {
                 return Err(TokenizerError::BadKey {
                     key: KEY,
@@ -40,11 +40,11 @@ impl Merges {
         let mut table = FxMap::default();
         table.reserve(values.len());
         let mut joined = Vec::new();
-        for (rank, v) in values.iter().enumerate() {
-            let s = v.as_str().ok_or_else(|| TokenizerError::BadKey {
-                key: KEY,
-                detail: format!("merge {rank} is a {}, not a string", v.value_type()),
-            })?;
+        let merges = values.strs().ok_or_else(|| TokenizerError::BadKey {
+            key: KEY,
+            detail: format!("merges are {}s, not strings", values.elem_type()),
+        })?;
+        for (rank, s) in merges.enumerate() {
             // Split at the first space after the first byte, as llama.cpp does.
             let Some(pos) = s.bytes().skip(1).position(|b| b == b' ').map(|p| p + 1) else {
                 continue;

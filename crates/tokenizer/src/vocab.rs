@@ -2,7 +2,7 @@
 //! special ids and flags, with the defaults and fix-ups llama.cpp applies so
 //! that ids come out the same.
 
-use gguf::{Metadata, Value};
+use gguf::{Array, Metadata, Value};
 
 use crate::error::TokenizerError;
 use crate::hash::FxMap;
@@ -61,10 +61,10 @@ pub(crate) struct Vocab {
     pub ignore_merges: bool,
 }
 
-fn array<'a>(md: &'a Metadata, key: &'static str) -> Result<Option<&'a [Value]>, TokenizerError> {
+fn array<'a>(md: &'a Metadata, key: &'static str) -> Result<Option<&'a Array>, TokenizerError> {
     match md.get(key) {
         None => Ok(None),
-        Some(Value::Array(a)) => Ok(Some(&a.values)),
+        Some(Value::Array(a)) => Ok(Some(a)),
         Some(v) => Err(TokenizerError::BadKey {
             key,
             detail: format!("expected an array, found {}", v.value_type()),
@@ -201,11 +201,11 @@ impl Vocab {
         let mut text = Vec::new();
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0);
-        for (i, v) in tokens.iter().enumerate() {
-            let s = v.as_str().ok_or_else(|| TokenizerError::BadKey {
-                key: "tokenizer.ggml.tokens",
-                detail: format!("token {i} is a {}, not a string", v.value_type()),
-            })?;
+        let texts = tokens.strs().ok_or_else(|| TokenizerError::BadKey {
+            key: "tokenizer.ggml.tokens",
+            detail: format!("tokens are {}s, not strings", tokens.elem_type()),
+        })?;
+        for (i, s) in texts.enumerate() {
             if s.is_empty() {
                 text.extend_from_slice(format!("[EMPTY_{i}]").as_bytes());
             } else {
@@ -223,8 +223,9 @@ impl Vocab {
                         detail: format!("{} scores for {n} tokens", values.len()),
                     });
                 }
-                values[..n]
+                values
                     .iter()
+                    .take(n)
                     .map(|v| {
                         v.as_f32().ok_or_else(|| TokenizerError::BadKey {
                             key: "tokenizer.ggml.scores",
@@ -244,8 +245,9 @@ impl Vocab {
                         detail: format!("{} types for {n} tokens", values.len()),
                     });
                 }
-                values[..n]
+                values
                     .iter()
+                    .take(n)
                     .map(|v| match v.as_i64() {
                         Some(1) => Ok(attr::NORMAL),
                         Some(2) => Ok(attr::UNKNOWN),

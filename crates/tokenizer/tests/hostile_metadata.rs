@@ -13,17 +13,17 @@ fn vocab(model: &str, pre: Option<&str>) -> Metadata {
     }
     md.insert(
         "tokenizer.ggml.tokens",
-        Value::Array(Array {
-            elem_type: ValueType::String,
-            values: vec![Value::String("a".into()), Value::String("b".into())],
-        }),
+        Value::Array(
+            Array::new(
+                ValueType::String,
+                vec![Value::String("a".into()), Value::String("b".into())],
+            )
+            .unwrap(),
+        ),
     );
     md.insert(
         "tokenizer.ggml.merges",
-        Value::Array(Array {
-            elem_type: ValueType::String,
-            values: vec![Value::String("a b".into())],
-        }),
+        Value::Array(Array::new(ValueType::String, vec![Value::String("a b".into())]).unwrap()),
     );
     md
 }
@@ -52,10 +52,7 @@ fn short_score_and_type_arrays_are_errors() {
         let mut md = vocab("llama", None);
         md.insert(
             key,
-            Value::Array(Array {
-                elem_type: ValueType::F32,
-                values: vec![Value::F32(0.0)],
-            }),
+            Value::Array(Array::new(ValueType::F32, vec![Value::F32(0.0)]).unwrap()),
         );
         let err = Tokenizer::from_metadata(&md).expect_err("one value for two tokens");
         assert!(matches!(err, TokenizerError::BadKey { .. }), "{key}: {err}");

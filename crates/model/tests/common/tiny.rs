@@ -95,7 +95,7 @@ pub fn write(dir: &Path, arch: &str, ty: GgmlType) -> Result<PathBuf, Box<dyn st
     let n_vocab = src
         .metadata()
         .get_array("tokenizer.ggml.tokens")
-        .map(|a| a.values.len())
+        .map(|a| a.len())
         .ok_or("vocabulary source has no tokenizer.ggml.tokens")?;
 
     let mut w = GgufWriter::new();

@@ -82,10 +82,10 @@ pub(crate) fn value_to_json(v: &Value) -> Json {
         Value::F64(x) => float_json(x.to_string(), x.is_finite()),
         Value::Bool(x) => json!(x),
         Value::String(s) => json!(s),
-        Value::Array(a) if a.values.len() > MAX_ARRAY_ITEMS => {
-            json!({"type": a.elem_type.name(), "len": a.values.len()})
+        Value::Array(a) if a.len() > MAX_ARRAY_ITEMS => {
+            json!({"type": a.elem_type().name(), "len": a.len()})
         }
-        Value::Array(a) => Json::Array(a.values.iter().map(value_to_json).collect()),
+        Value::Array(a) => Json::Array(a.iter().map(|v| value_to_json(&v)).collect()),
     }
 }
 
@@ -117,9 +117,7 @@ fn write_summary(out: &mut impl Write, file: &GgufFile) -> anyhow::Result<()> {
         }
     }
     if let Some(model) = md.get_str("tokenizer.ggml.model") {
-        let n = md
-            .get_array("tokenizer.ggml.tokens")
-            .map_or(0, |a| a.values.len());
+        let n = md.get_array("tokenizer.ggml.tokens").map_or(0, |a| a.len());
         writeln!(out, "tokenizer:      {model}, {n} tokens")?;
     }
     let data_end = file
