@@ -11,7 +11,8 @@
 use kernels::ops;
 
 use super::{
-    attention, embed, norm_rows, norm_rows_into, output_head, project, rope_rows, store_kv, Scratch, Segment,
+    attention, embed, norm_rows, norm_rows_into, output_head, project, rope_rows, store_kv, AttnBuffers,
+    FfnBuffers, Scratch, Segment,
 };
 use crate::config::Config;
 use crate::weights::{LayerWeights, Weights};
@@ -45,56 +46,50 @@ fn attention_block(
     s: &mut Scratch,
 ) {
     let t = s.threads;
+    let AttnBuffers { q, k, v, att, proj } = s.block.attn();
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
-    project(&l.wq, None, &s.xb, &s.seg_lens, &mut s.q, &mut s.act, t);
-    project(&l.wk, None, &s.xb, &s.seg_lens, &mut s.k, &mut s.act, t);
-    project(&l.wv, None, &s.xb, &s.seg_lens, &mut s.v, &mut s.act, t);
+    project(&l.wq, None, &s.xb, &s.seg_lens, q, &mut s.act, t);
+    project(&l.wk, None, &s.xb, &s.seg_lens, k, &mut s.act, t);
+    project(&l.wv, None, &s.xb, &s.seg_lens, v, &mut s.act, t);
 
     // QK-norm: each head on its own, with one shared weight vector.
     if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
-        norm_rows(&mut s.q, n_tok * c.n_head, c.head_dim_k, qn, c.rms_eps);
-        norm_rows(&mut s.k, n_tok * c.n_head_kv, c.head_dim_k, kn, c.rms_eps);
+        norm_rows(q, n_tok * c.n_head, c.head_dim_k, qn, c.rms_eps);
+        norm_rows(k, n_tok * c.n_head_kv, c.head_dim_k, kn, c.rms_eps);
     }
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, &mut s.q, segs, c.n_head, base, freq_scale);
-    rope_rows(c, &mut s.k, segs, c.n_head_kv, base, freq_scale);
-    s.q[..n_tok * c.q_dim()]
-        .iter_mut()
-        .for_each(|v| *v *= c.attn_scale);
+    rope_rows(c, q, segs, c.n_head, base, freq_scale);
+    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale);
+    q[..n_tok * c.q_dim()].iter_mut().for_each(|v| *v *= c.attn_scale);
 
-    store_kv(c, il, segs, &s.k, &s.v);
+    store_kv(c, il, segs, k, v);
     let window = if c.is_swa_layer(il) {
         c.sliding_window
     } else {
         None
     };
-    attention(c, il, segs, &s.q, 1.0, window, &s.scores, &mut s.att, s.threads);
+    attention(c, il, segs, q, 1.0, window, &s.scores, att, s.threads);
 
-    project(&l.wo, None, &s.att, &s.seg_lens, &mut s.proj, &mut s.act, t);
+    project(&l.wo, None, att, &s.seg_lens, proj, &mut s.act, t);
     if let Some(pn) = &l.post_attn_norm {
-        norm_rows(&mut s.proj, n_tok, c.n_embd, pn, c.rms_eps);
+        norm_rows(proj, n_tok, c.n_embd, pn, c.rms_eps);
     }
-    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &proj[..n_tok * c.n_embd]);
 }
 
 /// `x += post_norm(down(gelu(gate(norm(x))) * up(norm(x))))`.
 fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     let t = s.threads;
+    let FfnBuffers { gate, up } = s.block.ffn();
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
-    project(&l.ffn_gate, None, &s.xb, &s.seg_lens, &mut s.gate, &mut s.act, t);
-    project(&l.ffn_up, None, &s.xb, &s.seg_lens, &mut s.up, &mut s.act, t);
-    ops::gated(&mut s.gate[..n_tok * c.n_ff], &s.up[..n_tok * c.n_ff], ops::gelu);
-    project(
-        &l.ffn_down,
-        None,
-        &s.gate,
-        &s.seg_lens,
-        &mut s.proj,
-        &mut s.act,
-        t,
-    );
+    project(&l.ffn_gate, None, &s.xb, &s.seg_lens, gate, &mut s.act, t);
+    project(&l.ffn_up, None, &s.xb, &s.seg_lens, up, &mut s.act, t);
+    ops::gated(&mut gate[..n_tok * c.n_ff], &up[..n_tok * c.n_ff], ops::gelu);
+    // `up` is spent: the down projection takes its place.
+    let proj = up;
+    project(&l.ffn_down, None, gate, &s.seg_lens, proj, &mut s.act, t);
     if let Some(pn) = &l.post_ffn_norm {
-        norm_rows(&mut s.proj, n_tok, c.n_embd, pn, c.rms_eps);
+        norm_rows(proj, n_tok, c.n_embd, pn, c.rms_eps);
     }
-    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &proj[..n_tok * c.n_embd]);
 }

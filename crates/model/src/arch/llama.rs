@@ -9,7 +9,10 @@
 
 use kernels::ops;
 
-use super::{attention, embed, norm_rows_into, output_head, project, rope_rows, store_kv, Scratch, Segment};
+use super::{
+    attention, embed, norm_rows_into, output_head, project, rope_rows, store_kv, AttnBuffers, FfnBuffers,
+    Scratch, Segment,
+};
 use crate::config::Config;
 use crate::weights::{LayerWeights, Weights};
 
@@ -41,71 +44,33 @@ fn attention_block(
     s: &mut Scratch,
 ) {
     let t = s.threads;
+    let AttnBuffers { q, k, v, att, proj } = s.block.attn();
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
-    project(
-        &l.wq,
-        l.bq.as_deref(),
-        &s.xb,
-        &s.seg_lens,
-        &mut s.q,
-        &mut s.act,
-        t,
-    );
-    project(
-        &l.wk,
-        l.bk.as_deref(),
-        &s.xb,
-        &s.seg_lens,
-        &mut s.k,
-        &mut s.act,
-        t,
-    );
-    project(
-        &l.wv,
-        l.bv.as_deref(),
-        &s.xb,
-        &s.seg_lens,
-        &mut s.v,
-        &mut s.act,
-        t,
-    );
+    project(&l.wq, l.bq.as_deref(), &s.xb, &s.seg_lens, q, &mut s.act, t);
+    project(&l.wk, l.bk.as_deref(), &s.xb, &s.seg_lens, k, &mut s.act, t);
+    project(&l.wv, l.bv.as_deref(), &s.xb, &s.seg_lens, v, &mut s.act, t);
 
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, &mut s.q, segs, c.n_head, base, freq_scale);
-    rope_rows(c, &mut s.k, segs, c.n_head_kv, base, freq_scale);
+    rope_rows(c, q, segs, c.n_head, base, freq_scale);
+    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale);
 
-    store_kv(c, il, segs, &s.k, &s.v);
-    attention(
-        c,
-        il,
-        segs,
-        &s.q,
-        c.attn_scale,
-        None,
-        &s.scores,
-        &mut s.att,
-        s.threads,
-    );
+    store_kv(c, il, segs, k, v);
+    attention(c, il, segs, q, c.attn_scale, None, &s.scores, att, s.threads);
 
-    project(&l.wo, None, &s.att, &s.seg_lens, &mut s.proj, &mut s.act, t);
-    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+    project(&l.wo, None, att, &s.seg_lens, proj, &mut s.act, t);
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &proj[..n_tok * c.n_embd]);
 }
 
 /// `x += down(silu(gate(norm(x))) * up(norm(x)))`.
 fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     let t = s.threads;
+    let FfnBuffers { gate, up } = s.block.ffn();
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
-    project(&l.ffn_gate, None, &s.xb, &s.seg_lens, &mut s.gate, &mut s.act, t);
-    project(&l.ffn_up, None, &s.xb, &s.seg_lens, &mut s.up, &mut s.act, t);
-    ops::gated(&mut s.gate[..n_tok * c.n_ff], &s.up[..n_tok * c.n_ff], ops::silu);
-    project(
-        &l.ffn_down,
-        None,
-        &s.gate,
-        &s.seg_lens,
-        &mut s.proj,
-        &mut s.act,
-        t,
-    );
-    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &s.proj[..n_tok * c.n_embd]);
+    project(&l.ffn_gate, None, &s.xb, &s.seg_lens, gate, &mut s.act, t);
+    project(&l.ffn_up, None, &s.xb, &s.seg_lens, up, &mut s.act, t);
+    ops::gated(&mut gate[..n_tok * c.n_ff], &up[..n_tok * c.n_ff], ops::silu);
+    // `up` is spent: the down projection takes its place.
+    let proj = up;
+    project(&l.ffn_down, None, gate, &s.seg_lens, proj, &mut s.act, t);
+    ops::add_assign(&mut s.x[..n_tok * c.n_embd], &proj[..n_tok * c.n_embd]);
 }

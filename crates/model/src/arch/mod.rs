@@ -5,6 +5,7 @@
 //! Activations are row-major `[token][feature]` for a whole batch, so every
 //! projection is one matrix-matrix product over the batch's tokens.
 
+mod block_buffers;
 pub mod gemma3;
 pub mod llama;
 pub mod qwen2;
@@ -17,6 +18,7 @@ use kernels::{attn, ops};
 use crate::config::Config;
 use crate::kv_cache::KvCache;
 use crate::weights::Weights;
+pub(crate) use block_buffers::{AttnBuffers, BlockBuffers, FfnBuffers};
 
 /// One sequence's part of a forward step: its new tokens, the position of
 /// the first, and its own KV cache (holding positions `0..pos0` already).
@@ -39,15 +41,9 @@ pub struct Scratch {
     pub(crate) x: Vec<f32>,
     /// Normalised input of a block `[n_batch][n_embd]`.
     pub(crate) xb: Vec<f32>,
-    pub(crate) q: Vec<f32>,
-    pub(crate) k: Vec<f32>,
-    pub(crate) v: Vec<f32>,
-    /// Attention output before the output projection `[n_batch][n_head * head_dim_v]`.
-    pub(crate) att: Vec<f32>,
-    /// A block's output projected back to `n_embd` `[n_batch][n_embd]`.
-    pub(crate) proj: Vec<f32>,
-    pub(crate) gate: Vec<f32>,
-    pub(crate) up: Vec<f32>,
+    /// The activations inside the attention or feed-forward block (q, k,
+    /// v, attention output, gate, up, the projection back to `n_embd`).
+    pub(crate) block: BlockBuffers,
     /// Per-thread buffers of [`attention`] (scores over up to `n_ctx`
     /// positions, queries, key/value tiles); `scores.len()` is that `n_ctx`.
     pub(crate) scores: AttnWorkspace,
@@ -76,7 +72,6 @@ impl Scratch {
         let n_batch = n_batch.max(1);
         let n_outputs = n_outputs.clamp(1, n_batch);
         let c = config;
-        let att_dim = c.n_head * c.head_dim_v;
         let mut act = weights.output.act_bytes(n_outputs);
         for l in &weights.layers {
             for m in [&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down] {
@@ -89,13 +84,7 @@ impl Scratch {
             threads: threads.max(1),
             x: vec![0.0; n_batch * c.n_embd],
             xb: vec![0.0; n_batch * c.n_embd],
-            q: vec![0.0; n_batch * c.q_dim()],
-            k: vec![0.0; n_batch * c.k_dim()],
-            v: vec![0.0; n_batch * c.v_dim()],
-            att: vec![0.0; n_batch * att_dim],
-            proj: vec![0.0; n_batch * c.n_embd],
-            gate: vec![0.0; n_batch * c.n_ff],
-            up: vec![0.0; n_batch * c.n_ff],
+            block: BlockBuffers::new(c, n_batch),
             scores: AttnWorkspace::new(c, n_batch, n_ctx, threads),
             out_rows: vec![0.0; n_outputs * c.n_embd],
             logits: vec![0.0; n_outputs * c.n_vocab],
