@@ -43,3 +43,35 @@ fn bench_rejects_zero_repetitions() {
     let out = sobre!("bench", common::model(common::GEMMA), "-r", "0");
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }
+
+/// Issue #6: peak RSS at most the file, plus the KV cache, plus 10%, on the
+/// benchmark's own shape (a 512-token batch, where the scratch is largest,
+/// then 128 tokens one at a time). The file is mapped, not copied, and so is
+/// its metadata; what the bound leaves is for the scratch and the program.
+#[test]
+fn bench_peak_rss_is_within_file_plus_kv_cache_plus_ten_percent() {
+    let out = sobre!(
+        "bench",
+        common::model(common::GEMMA),
+        "-p",
+        "512",
+        "-n",
+        "128",
+        "-r",
+        "1",
+        "-t",
+        "2",
+        "--json"
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let (rss, file) = (v["peak_rss_mb"].as_f64().unwrap(), v["file_mb"].as_f64().unwrap());
+    // Gemma 3 270M's f16 cache: 18 layers x (512 + 128 + 1) positions x
+    // (256 key + 256 value) dimensions x 2 bytes.
+    let kv = (18 * 641 * 512 * 2) as f64 / 1e6;
+    let bound = (file + kv) * 1.1;
+    assert!(
+        rss <= bound,
+        "peak RSS {rss:.1} MB over {bound:.1} MB (file {file:.1} MB + KV cache {kv:.1} MB + 10%)"
+    );
+}
