@@ -64,13 +64,14 @@ fn out_buffer(gpu: &Gpu, len: usize) -> wgpu::Buffer {
     })
 }
 
-/// The token table with `n_tok` tokens and as many output rows, the
-/// tokens one sequence's part of `part` tokens after another.
-fn toks(gpu: &Gpu, n_tok: usize, part: usize) -> wgpu::Buffer {
+/// The token table with `n_tok` tokens and as many output rows, token
+/// `t` at position `pos0 + t`, the tokens one sequence's part of `part`
+/// tokens after another.
+fn toks(gpu: &Gpu, n_tok: usize, pos0: usize, part: usize) -> wgpu::Buffer {
     let mut words = vec![n_tok as u32, n_tok as u32, 0, n_tok as u32];
     for t in 0..n_tok {
         let n = part.min(n_tok - t / part * part);
-        words.extend([0, t as u32, 0, (t % part) as u32 | (n as u32) << 16]);
+        words.extend([0, (pos0 + t) as u32, 0, (t % part) as u32 | (n as u32) << 16]);
     }
     storage_init(
         gpu,
@@ -131,7 +132,7 @@ fn quantize_op(
         _ => (width, width),
     };
     let out = out_buffer(gpu, n_tok * words);
-    let t = toks(gpu, n_tok, 1);
+    let t = toks(gpu, n_tok, 0, 1);
     let u = uniform(gpu, &[width as u32, mode, 0]);
     let op = Op {
         bind: bind(&gpu.device, &pipeline, &[&u, &input, &out, &t]),
@@ -172,7 +173,7 @@ pub fn matmul(
         None => storage_init(gpu, "check x", &f32_bytes(x)),
     };
     let out = out_buffer(gpu, n_tok * rows);
-    let t = toks(gpu, n_tok, part.max(1));
+    let t = toks(gpu, n_tok, 0, part.max(1));
     for (row0, n, buf) in &gm.chunks {
         let u = uniform(
             gpu,
@@ -231,15 +232,7 @@ pub fn attention(
     );
     let scores = out_buffer(gpu, n_tok * n_head * n_ctx);
     let out = out_buffer(gpu, n_tok * n_head * hd);
-    let mut words = vec![n_tok as u32, n_tok as u32, 0, n_tok as u32];
-    for t in 0..n_tok {
-        words.extend([0, (pos0 + t) as u32, 0, t as u32 | (n_tok as u32) << 16]);
-    }
-    let toks = storage_init(
-        gpu,
-        "check toks",
-        &words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>(),
-    );
+    let toks = toks(gpu, n_tok, pos0, n_tok);
     let u = uniform(
         gpu,
         &[
@@ -260,20 +253,6 @@ pub fn attention(
     run(gpu, &[op], n_tok as u32, &out, n_tok * n_head * hd)
 }
 
-/// The token table of `n_tok` tokens of one sequence at positions
-/// `pos0..`, as a buffer.
-fn seq_toks(gpu: &Gpu, n_tok: usize, pos0: usize) -> wgpu::Buffer {
-    let mut words = vec![n_tok as u32, n_tok as u32, 0, n_tok as u32];
-    for t in 0..n_tok {
-        words.extend([0, (pos0 + t) as u32, 0, t as u32 | (n_tok as u32) << 16]);
-    }
-    storage_init(
-        gpu,
-        "check toks",
-        &words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>(),
-    )
-}
-
 /// Each `width`-wide row of `x` RMS-normalized times `weight` by the norm
 /// shader.
 pub fn rms_norm(
@@ -291,7 +270,7 @@ pub fn rms_norm(
         storage_init(gpu, "check w", &f32_bytes(weight)),
     );
     let out = out_buffer(gpu, x.len());
-    let toks = seq_toks(gpu, n, 0);
+    let toks = toks(gpu, n, 0, n);
     let u = uniform(gpu, &[width as u32, 1, 0, eps.to_bits()]);
     let op = Op {
         bind: bind(&gpu.device, &pipeline, &[&u, &input, &out, &w, &toks]),
@@ -338,7 +317,7 @@ pub fn rope(
         storage_init(gpu, "check rope", &f32_bytes(&table)),
     );
     let out = out_buffer(gpu, x.len());
-    let toks = seq_toks(gpu, n, pos0);
+    let toks = toks(gpu, n, pos0, n);
     let u = uniform(
         gpu,
         &[
@@ -377,7 +356,7 @@ pub fn gated(gpu: &Gpu, gate: &[f32], up: &[f32], silu: bool) -> Result<Vec<f32>
         storage_init(gpu, "check up", &f32_bytes(up)),
         storage_init(gpu, "gelu table", &f32_bytes(&crate::backend::gelu_table())),
     );
-    let toks = seq_toks(gpu, 1, 0);
+    let toks = toks(gpu, 1, 0, 1);
     let u = uniform(gpu, &[gate.len() as u32, u32::from(silu)]);
     let op = Op {
         bind: bind(&gpu.device, &pipeline, &[&u, &g, &u_buf, &toks, &table]),
