@@ -84,7 +84,17 @@ fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
     project(&l.ffn_gate, None, &s.xb, &s.seg_lens, gate, &mut s.act, t);
     project(&l.ffn_up, None, &s.xb, &s.seg_lens, up, &mut s.act, t);
-    ops::gated(&mut gate[..n_tok * c.n_ff], &up[..n_tok * c.n_ff], ops::gelu);
+    let (gate_n, up_n) = (&mut gate[..n_tok * c.n_ff], &up[..n_tok * c.n_ff]);
+    // A prompt's activations split across the threads; a decode step's
+    // few thousand are not worth waking them.
+    const PER_TASK: usize = 16 << 10;
+    if gate_n.len() >= 2 * PER_TASK {
+        kernels::pool::global(t).for_each_chunk_mut(gate_n, PER_TASK, |i, g| {
+            ops::gated_gelu(g, &up_n[i * PER_TASK..i * PER_TASK + g.len()]);
+        });
+    } else {
+        ops::gated_gelu(gate_n, up_n);
+    }
     // `up` is spent: the down projection takes its place.
     let proj = up;
     project(&l.ffn_down, None, gate, &s.seg_lens, proj, &mut s.act, t);
