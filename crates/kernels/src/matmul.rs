@@ -138,13 +138,24 @@ pub fn matmul_batches(
     let vt = w.act_type();
     let act_row = vt.row_bytes(cols);
     let act = &mut act[..act_row * n_tok];
-    for (t, a) in act.chunks_exact_mut(act_row).enumerate() {
-        vt.convert_row(&x[t * cols..(t + 1) * cols], a);
+    let work = rows * cols * n_tok;
+    let threads = threads.clamp(1, (work / MIN_WORK_PER_THREAD).max(1));
+    let convert = |t0: usize, a: &mut [u8]| {
+        for (k, row) in a.chunks_exact_mut(act_row).enumerate() {
+            let t = t0 + k;
+            vt.convert_row(&x[t * cols..(t + 1) * cols], row);
+        }
+    };
+    if threads > 1 && n_tok > SMALL_BATCH {
+        // A prompt's activations: each thread quantizes a share (on one
+        // thread this was several percent of prompt processing).
+        let chunk = n_tok.div_ceil(threads);
+        crate::pool::global(threads).for_each_chunk_mut(act, chunk * act_row, |i, a| convert(i * chunk, a));
+    } else {
+        convert(0, act);
     }
     let act: &[u8] = act;
     let out = &mut out[..n_tok * rows];
-    let work = rows * cols * n_tok;
-    let threads = threads.clamp(1, (work / MIN_WORK_PER_THREAD).max(1));
     let dot = vec_dot_for(w.ty).map(|(_, f)| Dots::new(w, f, batches));
 
     if threads == 1 {
