@@ -11,8 +11,8 @@
 use kernels::ops;
 
 use super::{
-    attention, embed, norm_rows, norm_rows_into, output_head, project, rope_rows, store_kv, AttnBuffers,
-    FfnBuffers, Scratch, Segment,
+    attention, embed, gated_gelu, norm_rows, norm_rows_into, output_head, project, rope_rows, store_kv,
+    AttnBuffers, FfnBuffers, Scratch, Segment,
 };
 use crate::config::Config;
 use crate::weights::{LayerWeights, Weights};
@@ -47,19 +47,27 @@ fn attention_block(
 ) {
     let t = s.threads;
     let AttnBuffers { q, k, v, att, proj } = s.block.attn();
-    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
+    norm_rows_into(
+        &mut s.xb,
+        &s.x,
+        n_tok,
+        c.n_embd,
+        &l.attn_norm,
+        c.rms_eps,
+        s.threads,
+    );
     project(&l.wq, None, &s.xb, &s.seg_lens, q, &mut s.act, t);
     project(&l.wk, None, &s.xb, &s.seg_lens, k, &mut s.act, t);
     project(&l.wv, None, &s.xb, &s.seg_lens, v, &mut s.act, t);
 
     // QK-norm: each head on its own, with one shared weight vector.
     if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
-        norm_rows(q, n_tok * c.n_head, c.head_dim_k, qn, c.rms_eps);
-        norm_rows(k, n_tok * c.n_head_kv, c.head_dim_k, kn, c.rms_eps);
+        norm_rows(q, n_tok * c.n_head, c.head_dim_k, qn, c.rms_eps, s.threads);
+        norm_rows(k, n_tok * c.n_head_kv, c.head_dim_k, kn, c.rms_eps, s.threads);
     }
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, q, segs, c.n_head, base, freq_scale);
-    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale);
+    rope_rows(c, q, segs, c.n_head, base, freq_scale, s.threads);
+    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale, s.threads);
     q[..n_tok * c.q_dim()].iter_mut().for_each(|v| *v *= c.attn_scale);
 
     store_kv(c, il, segs, k, v);
@@ -72,7 +80,7 @@ fn attention_block(
 
     project(&l.wo, None, att, &s.seg_lens, proj, &mut s.act, t);
     if let Some(pn) = &l.post_attn_norm {
-        norm_rows(proj, n_tok, c.n_embd, pn, c.rms_eps);
+        norm_rows(proj, n_tok, c.n_embd, pn, c.rms_eps, s.threads);
     }
     ops::add_assign(&mut s.x[..n_tok * c.n_embd], &proj[..n_tok * c.n_embd]);
 }
@@ -81,25 +89,23 @@ fn attention_block(
 fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     let t = s.threads;
     let FfnBuffers { gate, up } = s.block.ffn();
-    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
+    norm_rows_into(
+        &mut s.xb,
+        &s.x,
+        n_tok,
+        c.n_embd,
+        &l.ffn_norm,
+        c.rms_eps,
+        s.threads,
+    );
     project(&l.ffn_gate, None, &s.xb, &s.seg_lens, gate, &mut s.act, t);
     project(&l.ffn_up, None, &s.xb, &s.seg_lens, up, &mut s.act, t);
-    let (gate_n, up_n) = (&mut gate[..n_tok * c.n_ff], &up[..n_tok * c.n_ff]);
-    // A prompt's activations split across the threads; a decode step's
-    // few thousand are not worth waking them.
-    const PER_TASK: usize = 16 << 10;
-    if gate_n.len() >= 2 * PER_TASK {
-        kernels::pool::global(t).for_each_chunk_mut(gate_n, PER_TASK, |i, g| {
-            ops::gated_gelu(g, &up_n[i * PER_TASK..i * PER_TASK + g.len()]);
-        });
-    } else {
-        ops::gated_gelu(gate_n, up_n);
-    }
+    gated_gelu(&mut gate[..n_tok * c.n_ff], &up[..n_tok * c.n_ff], t);
     // `up` is spent: the down projection takes its place.
     let proj = up;
     project(&l.ffn_down, None, gate, &s.seg_lens, proj, &mut s.act, t);
     if let Some(pn) = &l.post_ffn_norm {
-        norm_rows(proj, n_tok, c.n_embd, pn, c.rms_eps);
+        norm_rows(proj, n_tok, c.n_embd, pn, c.rms_eps, s.threads);
     }
     ops::add_assign(&mut s.x[..n_tok * c.n_embd], &proj[..n_tok * c.n_embd]);
 }

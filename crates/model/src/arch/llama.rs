@@ -45,14 +45,22 @@ fn attention_block(
 ) {
     let t = s.threads;
     let AttnBuffers { q, k, v, att, proj } = s.block.attn();
-    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.attn_norm, c.rms_eps);
+    norm_rows_into(
+        &mut s.xb,
+        &s.x,
+        n_tok,
+        c.n_embd,
+        &l.attn_norm,
+        c.rms_eps,
+        s.threads,
+    );
     project(&l.wq, l.bq.as_deref(), &s.xb, &s.seg_lens, q, &mut s.act, t);
     project(&l.wk, l.bk.as_deref(), &s.xb, &s.seg_lens, k, &mut s.act, t);
     project(&l.wv, l.bv.as_deref(), &s.xb, &s.seg_lens, v, &mut s.act, t);
 
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, q, segs, c.n_head, base, freq_scale);
-    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale);
+    rope_rows(c, q, segs, c.n_head, base, freq_scale, s.threads);
+    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale, s.threads);
 
     store_kv(c, il, segs, k, v);
     attention(c, il, segs, q, c.attn_scale, None, &s.scores, att, s.threads);
@@ -65,7 +73,15 @@ fn attention_block(
 fn ffn_block(c: &Config, l: &LayerWeights<'_>, n_tok: usize, s: &mut Scratch) {
     let t = s.threads;
     let FfnBuffers { gate, up } = s.block.ffn();
-    norm_rows_into(&mut s.xb, &s.x, n_tok, c.n_embd, &l.ffn_norm, c.rms_eps);
+    norm_rows_into(
+        &mut s.xb,
+        &s.x,
+        n_tok,
+        c.n_embd,
+        &l.ffn_norm,
+        c.rms_eps,
+        s.threads,
+    );
     project(&l.ffn_gate, None, &s.xb, &s.seg_lens, gate, &mut s.act, t);
     project(&l.ffn_up, None, &s.xb, &s.seg_lens, up, &mut s.act, t);
     ops::gated(&mut gate[..n_tok * c.n_ff], &up[..n_tok * c.n_ff], ops::silu);

@@ -140,11 +140,42 @@ pub(crate) fn project(
     }
 }
 
-/// RMS-normalises each `width`-wide row of `x[..n_rows * width]` in place.
-pub(crate) fn norm_rows(x: &mut [f32], n_rows: usize, width: usize, weight: &[f32], eps: f32) {
-    for row in x[..n_rows * width].chunks_exact_mut(width) {
-        ops::rms_norm(row, weight, eps);
+/// Below this many values a row-wise step runs on the calling thread: a
+/// decode step's rows take microseconds, less than waking the pool.
+const PAR_MIN_VALUES: usize = 32 << 10;
+
+/// `f(first_row, rows)` over `x`'s `width`-wide rows: for a prompt's
+/// batch, a share of the rows per thread; otherwise all on this thread.
+fn par_rows(x: &mut [f32], width: usize, threads: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let n_rows = x.len() / width;
+    if threads < 2 || x.len() < PAR_MIN_VALUES || n_rows < 2 {
+        return f(0, x);
     }
+    let per = n_rows.div_ceil(threads);
+    kernels::pool::global(threads).for_each_chunk_mut(x, per * width, |i, rows| f(i * per, rows));
+}
+
+/// RMS-normalises each `width`-wide row of `x[..n_rows * width]` in place.
+pub(crate) fn norm_rows(
+    x: &mut [f32],
+    n_rows: usize,
+    width: usize,
+    weight: &[f32],
+    eps: f32,
+    threads: usize,
+) {
+    par_rows(&mut x[..n_rows * width], width, threads, |_, rows| {
+        for row in rows.chunks_exact_mut(width) {
+            ops::rms_norm(row, weight, eps);
+        }
+    });
+}
+
+/// `gate = gelu(gate) * up` (Gemma's feed-forward), split like [`par_rows`].
+pub(crate) fn gated_gelu(gate: &mut [f32], up: &[f32], threads: usize) {
+    par_rows(gate, 1, threads, |first, g| {
+        ops::gated_gelu(g, &up[first..first + g.len()])
+    });
 }
 
 /// Normalises `x` rows into `out` (the pre-norm of a block).
@@ -155,9 +186,10 @@ pub(crate) fn norm_rows_into(
     width: usize,
     weight: &[f32],
     eps: f32,
+    threads: usize,
 ) {
     out[..n_tok * width].copy_from_slice(&x[..n_tok * width]);
-    norm_rows(out, n_tok, width, weight, eps);
+    norm_rows(out, n_tok, width, weight, eps, threads);
 }
 
 /// Applies RoPE to every head of every token; a segment's token `t` is at
@@ -169,16 +201,23 @@ pub(crate) fn rope_rows(
     n_heads: usize,
     base: f32,
     freq_scale: f32,
+    threads: usize,
 ) {
     let hd = c.head_dim_k;
-    let mut rows = x.chunks_exact_mut(n_heads * hd);
-    for g in segs {
-        for (t, row) in rows.by_ref().take(g.tokens.len()).enumerate() {
+    let width = n_heads * hd;
+    let n_tok: usize = segs.iter().map(|g| g.tokens.len()).sum();
+    // Each batch row's position: its segment's `pos0` plus its index there.
+    let positions = || {
+        segs.iter()
+            .flat_map(|g| (0..g.tokens.len()).map(move |t| g.pos0 + t))
+    };
+    par_rows(&mut x[..n_tok * width], width, threads, |first, rows| {
+        for (row, pos) in rows.chunks_exact_mut(width).zip(positions().skip(first)) {
             for head in row.chunks_exact_mut(hd) {
-                ops::rope(head, g.pos0 + t, c.n_rot, base, freq_scale, c.rope_style);
+                ops::rope(head, pos, c.n_rot, base, freq_scale, c.rope_style);
             }
         }
-    }
+    });
 }
 
 /// Stores each segment's keys and values of layer `il` in its cache.
@@ -201,7 +240,14 @@ pub(crate) fn output_head(c: &Config, w: &Weights<'_>, s: &mut Scratch, outputs:
     for (i, &t) in outputs.iter().enumerate() {
         s.out_rows[i * n..(i + 1) * n].copy_from_slice(&s.x[t * n..(t + 1) * n]);
     }
-    norm_rows(&mut s.out_rows, outputs.len(), n, &w.output_norm, c.rms_eps);
+    norm_rows(
+        &mut s.out_rows,
+        outputs.len(),
+        n,
+        &w.output_norm,
+        c.rms_eps,
+        s.threads,
+    );
     // Each output row alone, as llama.cpp computes the one output row of
     // a sequence's step.
     matmul_batches(
@@ -213,4 +259,83 @@ pub(crate) fn output_head(c: &Config, w: &Weights<'_>, s: &mut Scratch, outputs:
         &mut s.act,
         s.threads,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use kernels::ops::RopeStyle;
+
+    use super::*;
+    use crate::config::Arch;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(7);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x as f32 / u32::MAX as f32) * 8.0 - 4.0
+            })
+            .collect()
+    }
+
+    /// A prompt's rows split across threads give the same bits as one
+    /// thread, with rows of two segments at their own positions.
+    #[test]
+    fn row_steps_split_across_threads_equal_one_thread() {
+        let c = Config {
+            arch: Arch::Llama,
+            n_vocab: 1,
+            n_ctx_train: 128,
+            n_layer: 1,
+            n_embd: 512,
+            n_head: 4,
+            n_head_kv: 1,
+            head_dim_k: 128,
+            head_dim_v: 128,
+            n_ff: 8,
+            rms_eps: 1e-6,
+            n_rot: 128,
+            rope_style: RopeStyle::Neox,
+            rope_base: 10000.0,
+            rope_freq_scale: 1.0,
+            rope_base_swa: 10000.0,
+            sliding_window: None,
+            swa_pattern: 0,
+            attn_scale: 1.0,
+        };
+        let (mut c1, mut c2) = (KvCache::new(&c, 8), KvCache::new(&c, 8));
+        let (t1, t2) = ([0u32; 30], [0u32; 50]);
+        let segs = [
+            Segment {
+                tokens: &t1,
+                pos0: 17,
+                cache: &mut c1,
+            },
+            Segment {
+                tokens: &t2,
+                pos0: 0,
+                cache: &mut c2,
+            },
+        ];
+        let width = c.n_head * c.head_dim_k;
+        let x = values(80 * width, 1);
+        assert!(x.len() >= PAR_MIN_VALUES);
+        let weight = values(width, 2);
+        let up = values(x.len(), 3);
+        let run = |threads: usize| {
+            let mut r = x.clone();
+            rope_rows(&c, &mut r, &segs, c.n_head, 10000.0, 1.0, threads);
+            let mut n = x.clone();
+            norm_rows(&mut n, 80, width, &weight, 1e-6, threads);
+            let mut g = x.clone();
+            gated_gelu(&mut g, &up, threads);
+            [r, n, g].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+        };
+        let (one, two) = (run(1), run(2));
+        for (what, (a, b)) in ["rope", "norm", "gelu"].iter().zip(one.iter().zip(&two)) {
+            assert!(a == b, "{what}: 2 threads differ from 1");
+        }
+    }
 }
