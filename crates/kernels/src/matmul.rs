@@ -218,6 +218,9 @@ struct Dots<'b> {
     /// K-quants: one row against several tokens of the same path
     /// (`Vec`, `Gemm4`, `Tiled`, in that order), reproducing its kernel.
     row_tiles: [Option<TileFn>; 3],
+    /// K-quants: many rows against many tokens of the same path (same
+    /// order), where the level has them.
+    k_panels: [Option<TileFn>; 3],
     batches: &'b [usize],
 }
 
@@ -231,6 +234,10 @@ impl<'b> Dots<'b> {
             panel: crate::simd::panel_for(w.ty),
             row_tiles: [DotPath::Vec, DotPath::Gemm4, DotPath::Tiled].map(|p| match w.ty {
                 GgmlType::Q4K | GgmlType::Q6K => crate::simd::tile_path_for(w.ty, p),
+                _ => None,
+            }),
+            k_panels: [DotPath::Vec, DotPath::Gemm4, DotPath::Tiled].map(|p| match w.ty {
+                GgmlType::Q4K | GgmlType::Q6K => crate::simd::k_panel_for(w.ty, p),
                 _ => None,
             }),
             one,
@@ -318,6 +325,68 @@ impl<'b> Dots<'b> {
     }
 }
 
+/// Rows of one K-quant panel call.
+const K_PANEL_ROWS: usize = 16;
+/// Most tokens of one K-quant panel call.
+const K_PANEL_TOKENS: usize = 64;
+
+/// Output rows `r0..r0 + nr` for tokens `t0..t0 + n_tok` of the batch
+/// (activations from `act`), handing each `(token - t0, row - r0, value)`
+/// to `put`: runs of tokens on the same path go through that path's
+/// K-quant panel, sixteen rows at a time, or row by row through
+/// [`Dots::row`] where the path has no panel.
+#[allow(clippy::too_many_arguments)]
+fn k_panel_rows(
+    w: &Matrix<'_>,
+    f: Dots<'_>,
+    act: &[u8],
+    act_row: usize,
+    t0: usize,
+    n_tok: usize,
+    r0: usize,
+    nr: usize,
+    mut put: impl FnMut(usize, usize, f32),
+) {
+    let rb = w.row_bytes;
+    let mut buf = [0.0f32; K_PANEL_ROWS * K_PANEL_TOKENS];
+    let mut t = 0;
+    while t < n_tok {
+        let p = f.path_at(t0 + t);
+        let mut e = t + 1;
+        while e < n_tok && f.path_at(t0 + e) == p {
+            e += 1;
+        }
+        let a = &act[t * act_row..];
+        match f.k_panels[p] {
+            Some(panel) => {
+                let mut r = 0;
+                while r < nr {
+                    let rm = (nr - r).min(K_PANEL_ROWS);
+                    let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
+                    let mut s = 0;
+                    while s < e - t {
+                        let rn = (e - t - s).min(K_PANEL_TOKENS);
+                        panel(rows, rb, rm, &a[s * act_row..], act_row, rn, &mut buf[..rm * rn]);
+                        for j in 0..rn {
+                            for i in 0..rm {
+                                put(t + s + j, r + i, buf[j * rm + i]);
+                            }
+                        }
+                        s += rn;
+                    }
+                    r += rm;
+                }
+            }
+            None => {
+                for r in 0..nr {
+                    f.row(w.row(r0 + r), a, act_row, t0 + t, e - t, |j, v| put(t + j, r, v));
+                }
+            }
+        }
+        t = e;
+    }
+}
+
 /// Most tokens for which a matmul splits weight rows (not tokens) between threads.
 const SMALL_BATCH: usize = 8;
 
@@ -361,6 +430,10 @@ fn rows_kernel_strided(
         Some(Dots { tile: Some(tile), .. }) if outs.len() > 1 || w.ty != GgmlType::Q8_0 => {
             let n_tok = outs.len();
             tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
+        }
+        Some(f) if outs.len() > 1 && f.k_panels.iter().any(Option::is_some) => {
+            let n_tok = outs.len();
+            k_panel_rows(w, f, act, act_row, 0, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
         }
         Some(f) => {
             let n_tok = outs.len();
@@ -512,6 +585,12 @@ fn rows_kernel(
         // for Q5_0, 1.5-2.2x for four tokens of either).
         Some(Dots { tile: Some(tile), .. }) if n_tok > 1 || w.ty != GgmlType::Q8_0 => {
             tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| {
+                out[t * nr + r] = v
+            });
+        }
+        // K-quant panels for several tokens.
+        Some(f) if n_tok > 1 && f.k_panels.iter().any(Option::is_some) => {
+            k_panel_rows(w, f, act, act_row, t0, n_tok, r0, nr, |t, r, v| {
                 out[t * nr + r] = v
             });
         }

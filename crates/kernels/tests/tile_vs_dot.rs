@@ -294,4 +294,96 @@ fn k_quant_tiles_exist_where_simd_does() {
             assert!(simd::tile_path_for(ty, path).is_some(), "{ty} {path:?}");
         }
     }
+    if Level::Avx512Vnni.is_available() {
+        for (ty, path) in [
+            (GgmlType::Q4K, DotPath::Vec),
+            (GgmlType::Q4K, DotPath::Gemm4),
+            (GgmlType::Q6K, DotPath::Tiled),
+        ] {
+            assert!(simd::k_panel_for(ty, path).is_some(), "{ty} {path:?}");
+        }
+    }
+}
+
+/// K-quant panels (several rows against several tokens) against the dot
+/// product of the same path, pair by pair.
+fn check_k_panel(
+    ty: GgmlType,
+    path: DotPath,
+    w: &[u8],
+    rows: usize,
+    x: &[f32],
+    blocks: usize,
+) -> Result<(), TestCaseError> {
+    let (Some(panel), Some(dot)) = (simd::k_panel_for(ty, path), vec_dot_path_for(ty, path)) else {
+        return Ok(());
+    };
+    let cols = blocks * 256;
+    let row_bytes = blocks * ty.type_size();
+    let vt = VecDotType::Q8K;
+    let act_row = vt.row_bytes(cols) + 3; // odd padding: rows need no alignment
+    let n_x = x.len() / cols;
+    let mut act = vec![0xEEu8; act_row * n_x];
+    for (t, a) in act.chunks_exact_mut(act_row).enumerate() {
+        vt.convert_row(&x[t * cols..(t + 1) * cols], &mut a[..act_row - 3]);
+    }
+    for rn in [1, 2, 3, n_x] {
+        for rm in [1, rows / 2, rows] {
+            let (rm, rn) = (rm.max(1), rn.min(n_x));
+            // The panel reads only `rm` rows: a shorter slice catches reads past them.
+            let w = &w[..rm * row_bytes];
+            let mut out = vec![f32::NAN; rn * rm];
+            panel(w, row_bytes, rm, &act, act_row, rn, &mut out);
+            for t in 0..rn {
+                for r in 0..rm {
+                    let want = dot(
+                        &w[r * row_bytes..][..row_bytes],
+                        &act[t * act_row..][..act_row - 3],
+                    );
+                    let got = out[t * rm + r];
+                    prop_assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{} {:?} {}x{} at {},{}",
+                        ty,
+                        path,
+                        rm,
+                        rn,
+                        r,
+                        t
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn k_panel_case(ty: GgmlType) -> impl Strategy<Value = (usize, usize, Vec<u8>, Vec<f32>)> {
+    (1usize..=3, 1usize..=35, prop_oneof![1usize..=9, Just(70)]).prop_flat_map(move |(blocks, rows, toks)| {
+        (
+            Just(blocks),
+            Just(rows),
+            proptest::collection::vec(any::<u8>(), rows * blocks * ty.type_size()),
+            proptest::collection::vec(-100.0f32..100.0, toks * blocks * 256),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(48)
+    })]
+    #[test]
+    fn q4_k_panels_are_bit_identical((blocks, rows, w, x) in k_panel_case(GgmlType::Q4K)) {
+        let w = k_weights(GgmlType::Q4K, w);
+        check_k_panel(GgmlType::Q4K, DotPath::Vec, &w, rows, &x, blocks)?;
+        check_k_panel(GgmlType::Q4K, DotPath::Gemm4, &w, rows, &x, blocks)?;
+    }
+    #[test]
+    fn q6_k_panels_are_bit_identical((blocks, rows, w, x) in k_panel_case(GgmlType::Q6K)) {
+        let w = k_weights(GgmlType::Q6K, w);
+        check_k_panel(GgmlType::Q6K, DotPath::Tiled, &w, rows, &x, blocks)?;
+    }
 }

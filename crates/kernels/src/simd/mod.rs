@@ -18,6 +18,8 @@ mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512;
 #[cfg(target_arch = "x86_64")]
+mod x86_avx512_kquants;
+#[cfg(target_arch = "x86_64")]
 mod x86_avx512_panel;
 
 use gguf::GgmlType;
@@ -169,6 +171,21 @@ pub fn tile_path_for(ty: GgmlType, path: crate::dot::DotPath) -> Option<TileFn> 
         #[allow(unreachable_patterns)]
         _ => None,
     }
+}
+
+/// A K-quant panel of `ty` on `path`: a [`TileFn`] for any number of
+/// rows and tokens whose every pair is bit-identical to
+/// [`crate::dot::vec_dot_path_for`]'s kernel of that path (the SIMD ones
+/// reproduce the same references); `None` where the CPU or the path has
+/// none (AVX-512 VNNI only, for Q4_K's `Vec` and `Gemm4` and Q6_K's
+/// `Tiled`).
+pub fn k_panel_for(ty: GgmlType, path: crate::dot::DotPath) -> Option<TileFn> {
+    #[cfg(target_arch = "x86_64")]
+    if Level::Avx512Vnni.is_available() {
+        return x86_avx512::k_panel(ty, path);
+    }
+    let _ = (ty, path);
+    None
 }
 
 /// Asks the CPU to start loading `bytes` into its caches (one prefetch per

@@ -14,6 +14,7 @@ use super::x86_avx2::{
     each_pair, k_quant_tiles, q4_0_q8_0, q4_k_q8_k, q4_k_q8_k_gemm, q4_k_repacked_n, q5_0_q8_0, q5_k_q8_k,
     q6_k_impl_n, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_q8_0, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
 };
+use super::x86_avx512_kquants::{q4_k_panel, q6_k_tiled_panel};
 use super::x86_avx512_panel::{panel as q8_0_family_panel, PANEL_TOKENS};
 use crate::dot::Q8_K_BYTES;
 
@@ -232,6 +233,54 @@ pub(super) fn tile_path(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option
         (T::Q4K, P::Gemm4) => Some(q4_k_gemm_tile),
         (T::Q6K, P::Vec) => Some(q6_k_tile),
         (T::Q6K, P::Tiled) => Some(q6_k_tiled_tile),
+        _ => None,
+    }
+}
+
+/// A K-quant panel ([`super::x86_avx512_kquants`]) as a [`crate::dot::TileFn`].
+macro_rules! k_panel_entry {
+    ($name:ident, $panel:expr) => {
+        fn $name(
+            w: &[u8],
+            row_bytes: usize,
+            rm: usize,
+            x: &[u8],
+            act_row: usize,
+            rn: usize,
+            out: &mut [f32],
+        ) {
+            #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+            fn with_features(
+                w: &[u8],
+                row_bytes: usize,
+                rm: usize,
+                x: &[u8],
+                act_row: usize,
+                rn: usize,
+                out: &mut [f32],
+            ) {
+                $panel(w, row_bytes, rm, x, act_row, rn, out)
+            }
+            // SAFETY: handed out only by `k_panel`, after `Vnni::detect`
+            // saw every feature enabled above.
+            unsafe { with_features(w, row_bytes, rm, x, act_row, rn, out) }
+        }
+    };
+}
+
+k_panel_entry!(q4_k_vec_panel, q4_k_panel::<false>);
+k_panel_entry!(q4_k_gemm_panel, q4_k_panel::<true>);
+k_panel_entry!(q6_k_tiled_panel_entry, q6_k_tiled_panel);
+
+/// The AVX-512 VNNI K-quant panel for `ty` on `path` (any rows, any tokens).
+pub(super) fn k_panel(ty: gguf::GgmlType, path: crate::dot::DotPath) -> Option<crate::dot::TileFn> {
+    use crate::dot::DotPath as P;
+    use gguf::GgmlType as T;
+    Vnni::detect()?;
+    match (ty, path) {
+        (T::Q4K, P::Vec) => Some(q4_k_vec_panel),
+        (T::Q4K, P::Gemm4) => Some(q4_k_gemm_panel),
+        (T::Q6K, P::Tiled) => Some(q6_k_tiled_panel_entry),
         _ => None,
     }
 }

@@ -1,0 +1,427 @@
+//! AVX-512 VNNI K-quant panels: sixteen weight rows against any number of
+//! tokens, one weight row per 32-bit lane.
+//!
+//! The one-row kernels of `x86_avx2` keep a row's elements across the lanes
+//! and pay a horizontal sum per (row, token, 64 elements); here the weights
+//! of sixteen rows are transposed once per super-block (four bytes of row
+//! `r` in lane `r`), so that one `vpdpbusd` against four activation bytes
+//! broadcast to every lane does 64 multiply-adds for sixteen rows, and the
+//! sums of a sub-block come out already reduced, one per row. The scales,
+//! mins and `d`s are decoded once per super-block for sixteen rows, and
+//! every token reuses them.
+//!
+//! Every (row, token) pair gets exactly the integers of the one-row kernels
+//! (integer sums in another order are the same integers) and then the same
+//! float operations in the same order, lane by lane: results are
+//! bit-identical to [`crate::dot`]'s references for the same path.
+
+use std::arch::x86_64::*;
+
+use crate::dot::Q8_K_BYTES;
+
+/// Weight rows per panel step: one per 32-bit lane.
+const LANES: usize = 16;
+/// Tokens whose float accumulators a panel keeps at once.
+const CHUNK: usize = 64;
+
+/// Four activation bytes at `p` in every lane.
+#[inline(always)]
+unsafe fn bcast(p: *const u8) -> __m512i {
+    // SAFETY: the caller passes four readable bytes.
+    unsafe { _mm512_set1_epi32(p.cast::<i32>().read_unaligned()) }
+}
+
+#[inline(always)]
+fn splat(v: u32) -> __m512i {
+    // SAFETY: AVX-512F, enabled in every caller.
+    unsafe { _mm512_set1_epi32(v as i32) }
+}
+
+/// Offsets of rows `0..16` (rows past `rows` repeat the last one; their
+/// lanes are computed and dropped).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn row_offsets(row_bytes: usize, rows: usize) -> __m512i {
+    let mut o = [0i32; LANES];
+    for (r, o) in o.iter_mut().enumerate() {
+        *o = (r.min(rows - 1) * row_bytes) as i32;
+    }
+    // SAFETY: `o` is 64 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm512_loadu_si512(o.as_ptr().cast()) }
+}
+
+/// The dword at byte `at` of each of the sixteen rows at `idx` from `base`.
+///
+/// # Safety
+/// `base + idx[r] + at .. + 4` must be readable for every lane.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gather(idx: __m512i, base: *const u8, at: usize) -> __m512i {
+    // SAFETY: the caller guarantees every lane's four bytes are readable.
+    unsafe { _mm512_i32gather_epi32::<1>(idx, base.add(at).cast()) }
+}
+
+/// The low f16 of each lane as f32.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn f16_lo(v: __m512i) -> __m512 {
+    _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v))
+}
+
+/// Row-side data of one Q4_K super-block for sixteen rows.
+struct Q4kRows {
+    /// `[j][half][k]`: the low (`half` 0, sub-block `2j`) or high nibbles
+    /// (sub-block `2j + 1`) of bytes `4k..4k + 4` of the `j`-th 32 bytes.
+    q: [[[__m512i; 8]; 2]; 4],
+    /// Sub-block scales (i32 lanes, below 64).
+    sc: [__m512i; 8],
+    /// `m_2j | m_2j+1 << 16`: the mins of sub-blocks `2j`, `2j + 1` as i16 pairs.
+    mins: [__m512i; 4],
+    dw: __m512,
+    dmin: __m512,
+}
+
+/// Decodes super-block `b` of sixteen Q4_K rows.
+///
+/// # Safety
+/// `base + idx[r] + 144 b .. + 144` readable for every lane.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+unsafe fn q4_k_rows(idx: __m512i, base: *const u8, b: usize, r: &mut Q4kRows) {
+    // SAFETY: every gather reads inside super-block `b` of each row.
+    unsafe {
+        let g = |at: usize| gather(idx, base, 144 * b + at);
+        let d = g(0);
+        r.dw = f16_lo(d);
+        r.dmin = f16_lo(_mm512_srli_epi32::<16>(d));
+        let (u0, u1, u2) = (g(4), g(8), g(12));
+        let k1 = splat(0x3f3f_3f3f);
+        let k2 = splat(0x0f0f_0f0f);
+        let k3 = splat(0x0303_0303);
+        let and = _mm512_and_si512;
+        let sc_lo = and(u0, k1);
+        let sc_hi = _mm512_or_si512(
+            and(u2, k2),
+            _mm512_slli_epi32::<4>(and(_mm512_srli_epi32::<6>(u0), k3)),
+        );
+        let mins_lo = and(u1, k1);
+        let mins_hi = _mm512_or_si512(
+            and(_mm512_srli_epi32::<4>(u2), k2),
+            _mm512_slli_epi32::<4>(and(_mm512_srli_epi32::<6>(u1), k3)),
+        );
+        let byte = splat(0xff);
+        for s in 0..4 {
+            let sh = _mm_cvtsi32_si128(8 * s as i32);
+            r.sc[s] = and(_mm512_srl_epi32(sc_lo, sh), byte);
+            r.sc[s + 4] = and(_mm512_srl_epi32(sc_hi, sh), byte);
+        }
+        r.mins[0] = pair_bytes(mins_lo);
+        r.mins[1] = pair_bytes(_mm512_srli_epi32::<16>(mins_lo));
+        r.mins[2] = pair_bytes(mins_hi);
+        r.mins[3] = pair_bytes(_mm512_srli_epi32::<16>(mins_hi));
+        let m4 = splat(0x0f0f_0f0f);
+        for j in 0..4 {
+            for k in 0..8 {
+                let v = g(16 + 32 * j + 4 * k);
+                r.q[j][0][k] = and(v, m4);
+                r.q[j][1][k] = and(_mm512_srli_epi32::<4>(v), m4);
+            }
+        }
+    }
+}
+
+/// The low two bytes of each lane as the low bytes of its two i16 halves.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn pair_bytes(v: __m512i) -> __m512i {
+    // Bytes 2 and 3 dropped, byte 1 to byte 2, byte 0 stays.
+    let v = _mm512_and_si512(v, splat(0xffff));
+    _mm512_and_si512(_mm512_or_si512(v, _mm512_slli_epi32::<8>(v)), splat(0x00ff_00ff))
+}
+
+/// Q4_K rows `0..rm` (`row_bytes` apart in `w`) against `rn` tokens
+/// (`act_row` bytes apart in `x`) into `out[t * rm + r]`, as
+/// [`crate::dot::q4_k_q8_k`] (`GEMM` false) or
+/// [`crate::dot::q4_k_q8_k_gemm`] (`GEMM` true) computes each pair.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn q4_k_panel<const GEMM: bool>(
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    rn: usize,
+    out: &mut [f32],
+) {
+    let nb = row_bytes / 144;
+    if rm == 0 || rn == 0 {
+        return;
+    }
+    assert!(
+        row_bytes == nb * 144
+            && w.len() >= rm * row_bytes
+            && x.len() >= (rn - 1) * act_row + nb * Q8_K_BYTES
+            && out.len() >= rn * rm
+    );
+    let zero = _mm512_setzero_si512();
+    let mut rows = Q4kRows {
+        q: [[[zero; 8]; 2]; 4],
+        sc: [zero; 8],
+        mins: [zero; 4],
+        dw: _mm512_setzero_ps(),
+        dmin: _mm512_setzero_ps(),
+    };
+    let mut acc = [_mm512_setzero_ps(); CHUNK];
+    let mut acc_m = [_mm512_setzero_ps(); CHUNK];
+    for r0 in (0..rm).step_by(LANES) {
+        let lanes = (rm - r0).min(LANES);
+        let idx = row_offsets(row_bytes, lanes);
+        let base = w[r0 * row_bytes..].as_ptr();
+        for t0 in (0..rn).step_by(CHUNK) {
+            let tn = (rn - t0).min(CHUNK);
+            acc[..tn].fill(_mm512_setzero_ps());
+            acc_m[..tn].fill(_mm512_setzero_ps());
+            for b in 0..nb {
+                // SAFETY: rows `r0..r0 + lanes` (offsets clamped to them)
+                // hold `nb` super-blocks (asserted above).
+                unsafe { q4_k_rows(idx, base, b, &mut rows) };
+                for t in 0..tn {
+                    // SAFETY: super-block `b` of token `t0 + t` lies in `x`
+                    // (asserted above).
+                    let xb = unsafe { x.as_ptr().add((t0 + t) * act_row + b * Q8_K_BYTES) };
+                    // SAFETY: `xb` is that whole block.
+                    let (a, am) = unsafe { q4_k_token::<GEMM>(&rows, xb, acc[t], acc_m[t]) };
+                    acc[t] = a;
+                    acc_m[t] = am;
+                }
+            }
+            for t in 0..tn {
+                let v = _mm512_sub_ps(acc[t], acc_m[t]);
+                let o = &mut out[(t0 + t) * rm + r0..][..lanes];
+                // SAFETY: `o` is `lanes` writable floats; the mask writes
+                // only those.
+                unsafe { _mm512_mask_storeu_ps(o.as_mut_ptr(), (1u32 << lanes).wrapping_sub(1) as u16, v) };
+            }
+        }
+    }
+}
+
+/// One token's super-block against sixteen decoded Q4_K rows: the float
+/// steps of the one-row kernel, one lane per row.
+///
+/// # Safety
+/// `xb` is a whole Q8_K block.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+// Indices pair sub-blocks across several arrays, as the math reads.
+#[allow(clippy::needless_range_loop)]
+unsafe fn q4_k_token<const GEMM: bool>(
+    r: &Q4kRows,
+    xb: *const u8,
+    acc: __m512,
+    acc_m: __m512,
+) -> (__m512, __m512) {
+    // SAFETY: every read is inside the 292-byte block at `xb`.
+    unsafe {
+        let zero = _mm512_setzero_si512();
+        let yd = _mm512_set1_ps(xb.cast::<f32>().read_unaligned());
+        let d = _mm512_mul_ps(r.dw, yd);
+        let dmin = _mm512_mul_ps(r.dmin, yd);
+        // Sums of the 32-element sub-blocks' block sums, as i16 pairs
+        // (sub-blocks 2j, 2j + 1 in dword j): |·| ≤ 2·16·127.
+        let bs = _mm256_loadu_si256(xb.add(4 + 256).cast());
+        let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
+        let pairs: [i32; 4] = std::mem::transmute(pairs);
+        let (mut acc, mut acc_m) = (acc, acc_m);
+        let (mut isum, mut msum) = (zero, zero);
+        for j in 0..4 {
+            let xs = xb.add(4 + 64 * j);
+            // Sixteen elements per sum: |·| ≤ 16·15·128 fits i16, so
+            // `vpdpwssd` against the scale (high half zero) multiplies it.
+            let mut s = [zero; 4];
+            for k in 0..4 {
+                s[0] = _mm512_dpbusd_epi32(s[0], r.q[j][0][k], bcast(xs.add(4 * k)));
+                s[1] = _mm512_dpbusd_epi32(s[1], r.q[j][0][k + 4], bcast(xs.add(16 + 4 * k)));
+                s[2] = _mm512_dpbusd_epi32(s[2], r.q[j][1][k], bcast(xs.add(32 + 4 * k)));
+                s[3] = _mm512_dpbusd_epi32(s[3], r.q[j][1][k + 4], bcast(xs.add(48 + 4 * k)));
+            }
+            let lo = _mm512_dpwssd_epi32(_mm512_madd_epi16(s[0], r.sc[2 * j]), s[1], r.sc[2 * j]);
+            let hi = _mm512_dpwssd_epi32(_mm512_madd_epi16(s[2], r.sc[2 * j + 1]), s[3], r.sc[2 * j + 1]);
+            let ij = _mm512_add_epi32(lo, hi);
+            let mj = _mm512_madd_epi16(r.mins[j], _mm512_set1_epi32(pairs[j]));
+            if GEMM {
+                acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ij), d, acc);
+                acc_m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mj), dmin, acc_m);
+            } else {
+                isum = _mm512_add_epi32(isum, ij);
+                msum = _mm512_add_epi32(msum, mj);
+            }
+        }
+        if !GEMM {
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), d, acc);
+            acc_m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), dmin, acc_m);
+        }
+        (acc, acc_m)
+    }
+}
+
+/// Row-side data of one Q6_K super-block for sixteen rows.
+struct Q6kRows {
+    /// `[n][g][k]`: six-bit values of elements `128n + 32g + 4k .. + 4`.
+    q: [[[__m512i; 8]; 4]; 2],
+    /// The sixteen scales, sign-extended to i32.
+    sc: [__m512i; 16],
+    /// Scales `2i`, `2i + 1` as i16 pairs.
+    sc_pairs: [__m512i; 8],
+    dw: __m512,
+}
+
+/// Decodes super-block `b` of sixteen Q6_K rows.
+///
+/// # Safety
+/// `base + idx[r] + 210 b .. + 210` readable for every lane.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+unsafe fn q6_k_rows(idx: __m512i, base: *const u8, b: usize, r: &mut Q6kRows) {
+    // SAFETY: every gather reads inside super-block `b` of each row.
+    unsafe {
+        let g = |at: usize| gather(idx, base, 210 * b + at);
+        r.dw = f16_lo(_mm512_srli_epi32::<16>(g(206)));
+        for i in 0..4 {
+            let v = g(192 + 4 * i);
+            let s0 = _mm512_srai_epi32::<24>(_mm512_slli_epi32::<24>(v));
+            let s1 = _mm512_srai_epi32::<24>(_mm512_slli_epi32::<16>(v));
+            let s2 = _mm512_srai_epi32::<24>(_mm512_slli_epi32::<8>(v));
+            let s3 = _mm512_srai_epi32::<24>(v);
+            r.sc[4 * i..4 * i + 4].copy_from_slice(&[s0, s1, s2, s3]);
+            let lo16 = splat(0xffff);
+            r.sc_pairs[2 * i] = _mm512_or_si512(_mm512_and_si512(s0, lo16), _mm512_slli_epi32::<16>(s1));
+            r.sc_pairs[2 * i + 1] = _mm512_or_si512(_mm512_and_si512(s2, lo16), _mm512_slli_epi32::<16>(s3));
+        }
+        let m4 = splat(0x0f0f_0f0f);
+        let m30 = splat(0x3030_3030);
+        // (a & 0x0F) | (h & 0x30): ternary-logic table for A | (B & C)
+        // after masking `a`.
+        let join =
+            |a: __m512i, h: __m512i| _mm512_ternarylogic_epi32::<0xF8>(_mm512_and_si512(a, m4), h, m30);
+        for n in 0..2 {
+            for k in 0..8 {
+                let ql0 = g(64 * n + 4 * k);
+                let ql1 = g(64 * n + 32 + 4 * k);
+                let qh = g(128 + 32 * n + 4 * k);
+                r.q[n][0][k] = join(ql0, _mm512_slli_epi32::<4>(qh));
+                r.q[n][1][k] = join(ql1, _mm512_slli_epi32::<2>(qh));
+                r.q[n][2][k] = join(_mm512_srli_epi32::<4>(ql0), qh);
+                r.q[n][3][k] = join(_mm512_srli_epi32::<4>(ql1), _mm512_srli_epi32::<2>(qh));
+            }
+        }
+    }
+}
+
+/// Q6_K rows `0..rm` against `rn` tokens into `out[t * rm + r]`, as
+/// [`crate::dot::q6_k_q8_k_tiled`] computes each pair.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn q6_k_tiled_panel(
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    rn: usize,
+    out: &mut [f32],
+) {
+    let nb = row_bytes / 210;
+    if rm == 0 || rn == 0 {
+        return;
+    }
+    assert!(
+        row_bytes == nb * 210
+            && w.len() >= rm * row_bytes
+            && x.len() >= (rn - 1) * act_row + nb * Q8_K_BYTES
+            && out.len() >= rn * rm
+    );
+    let zero = _mm512_setzero_si512();
+    let mut rows = Q6kRows {
+        q: [[[zero; 8]; 4]; 2],
+        sc: [zero; 16],
+        sc_pairs: [zero; 8],
+        dw: _mm512_setzero_ps(),
+    };
+    let mut acc = [_mm512_setzero_ps(); CHUNK];
+    for r0 in (0..rm).step_by(LANES) {
+        let lanes = (rm - r0).min(LANES);
+        let idx = row_offsets(row_bytes, lanes);
+        let base = w[r0 * row_bytes..].as_ptr();
+        for t0 in (0..rn).step_by(CHUNK) {
+            let tn = (rn - t0).min(CHUNK);
+            acc[..tn].fill(_mm512_setzero_ps());
+            for b in 0..nb {
+                // SAFETY: as in `q4_k_panel`.
+                unsafe { q6_k_rows(idx, base, b, &mut rows) };
+                for (t, acc) in acc[..tn].iter_mut().enumerate() {
+                    // SAFETY: super-block `b` of token `t0 + t` lies in `x`.
+                    unsafe {
+                        let xb = x.as_ptr().add((t0 + t) * act_row + b * Q8_K_BYTES);
+                        *acc = q6_k_token(&rows, xb, *acc);
+                    }
+                }
+            }
+            for t in 0..tn {
+                let o = &mut out[(t0 + t) * rm + r0..][..lanes];
+                // SAFETY: as in `q4_k_panel`.
+                unsafe {
+                    _mm512_mask_storeu_ps(o.as_mut_ptr(), (1u32 << lanes).wrapping_sub(1) as u16, acc[t])
+                };
+            }
+        }
+    }
+}
+
+/// One token's super-block against sixteen decoded Q6_K rows:
+/// `acc + (isum · d_w) · d_x` per lane, `isum = Σ_s sc_s Σ (q6 − 32)·q8`.
+///
+/// # Safety
+/// `xb` is a whole Q8_K block.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+#[allow(clippy::needless_range_loop)]
+unsafe fn q6_k_token(r: &Q6kRows, xb: *const u8, acc: __m512) -> __m512 {
+    // SAFETY: every read is inside the 292-byte block at `xb`.
+    unsafe {
+        let zero = _mm512_setzero_si512();
+        let mut sums = [zero; 4];
+        for n in 0..2 {
+            for g in 0..4 {
+                let xs = xb.add(4 + 128 * n + 32 * g);
+                let (mut lo, mut hi) = (zero, zero);
+                for k in 0..4 {
+                    lo = _mm512_dpbusd_epi32(lo, r.q[n][g][k], bcast(xs.add(4 * k)));
+                    hi = _mm512_dpbusd_epi32(hi, r.q[n][g][k + 4], bcast(xs.add(16 + 4 * k)));
+                }
+                let s = 8 * n + 2 * g;
+                let v = _mm512_add_epi32(
+                    _mm512_mullo_epi32(lo, r.sc[s]),
+                    _mm512_mullo_epi32(hi, r.sc[s + 1]),
+                );
+                sums[g] = _mm512_add_epi32(sums[g], v);
+            }
+        }
+        // The `-32` offset: `32 · Σ_s sc_s · bsum_s` (pairs in i16).
+        let (mut o0, mut o1) = (zero, zero);
+        for i in 0..4 {
+            o0 = _mm512_dpwssd_epi32(o0, r.sc_pairs[2 * i], bcast(xb.add(260 + 8 * i)));
+            o1 = _mm512_dpwssd_epi32(o1, r.sc_pairs[2 * i + 1], bcast(xb.add(264 + 8 * i)));
+        }
+        let isum = _mm512_add_epi32(
+            _mm512_add_epi32(sums[0], sums[1]),
+            _mm512_add_epi32(sums[2], sums[3]),
+        );
+        let isum = _mm512_sub_epi32(isum, _mm512_slli_epi32::<5>(_mm512_add_epi32(o0, o1)));
+        let yd = _mm512_set1_ps(xb.cast::<f32>().read_unaligned());
+        _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), r.dw), yd, acc)
+    }
+}
