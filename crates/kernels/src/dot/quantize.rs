@@ -71,19 +71,23 @@ pub fn quantize_row_q8_0_ref(x: &[f32], out: &mut [u8]) -> usize {
 pub fn quantize_row_q8_k(x: &[f32], out: &mut [u8]) -> usize {
     let mut written = 0;
     for (xb, ob) in x.chunks_exact(QK_K).zip(out.chunks_exact_mut(Q8_K_BYTES)) {
-        let mut amax = 0.0f32;
-        let mut max = 0.0f32;
-        for &v in xb {
-            if v.abs() > amax {
-                amax = v.abs();
-                max = v;
+        // ggml's scan keeps the first element of the largest magnitude
+        // (`|v| > amax`, strict): the same as the largest magnitude (a
+        // max in eight independent lanes, which vectorizes), then the
+        // first element that has it.
+        let mut lanes = [0.0f32; 8];
+        for c in xb.chunks_exact(8) {
+            for (m, v) in lanes.iter_mut().zip(c) {
+                *m = m.max(v.abs());
             }
         }
+        let amax = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
         written += Q8_K_BYTES;
         if amax == 0.0 {
             ob.fill(0);
             continue;
         }
+        let max = xb.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0);
         let iscale = -127.0 / max;
         let (head, rest) = ob.split_at_mut(4);
         let (qs, bsums) = rest.split_at_mut(QK_K);
