@@ -37,17 +37,73 @@ fn splat(v: u32) -> __m512i {
     unsafe { _mm512_set1_epi32(v as i32) }
 }
 
-/// Offsets of rows `0..16` (rows past `rows` repeat the last one; their
-/// lanes are computed and dropped).
+/// The row whose results lane `d` holds: the order [`transpose32`] leaves
+/// (its own inverse).
+const fn lane_row(d: usize) -> usize {
+    4 * (d % 4) + d / 4
+}
+
+/// Offsets of the rows of lanes `0..16` (rows past `rows` repeat the last
+/// one; their lanes are computed and dropped).
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn row_offsets(row_bytes: usize, rows: usize) -> __m512i {
     let mut o = [0i32; LANES];
-    for (r, o) in o.iter_mut().enumerate() {
-        *o = (r.min(rows - 1) * row_bytes) as i32;
+    for (d, o) in o.iter_mut().enumerate() {
+        *o = (lane_row(d).min(rows - 1) * row_bytes) as i32;
     }
     // SAFETY: `o` is 64 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm512_loadu_si512(o.as_ptr().cast()) }
+}
+
+/// Pointers to rows `0..16` (past `rows`, the last one again).
+fn row_ptrs(w: &[u8], row_bytes: usize, rows: usize) -> [*const u8; LANES] {
+    std::array::from_fn(|r| w[r.min(rows - 1) * row_bytes..].as_ptr())
+}
+
+/// The 32 bytes at `at` of sixteen rows, transposed: dword `k` of the row
+/// [`lane_row`]`(d)` in lane `d` of vector `k`. Sixteen-byte loads into
+/// the four 128-bit lanes of eight vectors, then a 4×4 dword transpose in
+/// every 128-bit lane (eight in-lane shuffles per eight vectors), instead
+/// of eight gathers.
+///
+/// # Safety
+/// `rows[r] + at .. + 32` readable for every `r`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose32(rows: &[*const u8; LANES], at: usize) -> [__m512i; 8] {
+    // SAFETY: the caller guarantees the 32 bytes of each row are readable.
+    unsafe {
+        let ld = |r: usize, o: usize| _mm_loadu_si128(rows[r].add(at + o).cast());
+        let four = |q: usize, o: usize| {
+            let v = _mm512_castsi128_si512(ld(4 * q, o));
+            let v = _mm512_inserti32x4::<1>(v, ld(4 * q + 1, o));
+            let v = _mm512_inserti32x4::<2>(v, ld(4 * q + 2, o));
+            _mm512_inserti32x4::<3>(v, ld(4 * q + 3, o))
+        };
+        let mut out = [_mm512_setzero_si512(); 8];
+        for h in 0..2 {
+            let a: [__m512i; 4] = std::array::from_fn(|q| four(q, 16 * h));
+            let t0 = _mm512_unpacklo_epi32(a[0], a[1]);
+            let t1 = _mm512_unpackhi_epi32(a[0], a[1]);
+            let t2 = _mm512_unpacklo_epi32(a[2], a[3]);
+            let t3 = _mm512_unpackhi_epi32(a[2], a[3]);
+            out[4 * h] = _mm512_unpacklo_epi64(t0, t2);
+            out[4 * h + 1] = _mm512_unpackhi_epi64(t0, t2);
+            out[4 * h + 2] = _mm512_unpacklo_epi64(t1, t3);
+            out[4 * h + 3] = _mm512_unpackhi_epi64(t1, t3);
+        }
+        out
+    }
+}
+
+/// Results in lane order back to row order.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn rows_in_order(v: __m512) -> __m512 {
+    let idx: [i32; LANES] = std::array::from_fn(|r| lane_row(r) as i32);
+    // SAFETY: `idx` is 64 readable bytes; `loadu` has no alignment requirement.
+    _mm512_permutexvar_ps(unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }, v)
 }
 
 /// The dword at byte `at` of each of the sixteen rows at `idx` from `base`.
@@ -77,6 +133,9 @@ struct Q4kRows {
     sc: [__m512i; 8],
     /// `m_2j | m_2j+1 << 16`: the mins of sub-blocks `2j`, `2j + 1` as i16 pairs.
     mins: [__m512i; 4],
+    /// The scales and the mins as floats (exact: below 64).
+    sc_f: [__m512; 8],
+    mins_f: [__m512; 8],
     dw: __m512,
     dmin: __m512,
 }
@@ -84,13 +143,13 @@ struct Q4kRows {
 /// Decodes super-block `b` of sixteen Q4_K rows.
 ///
 /// # Safety
-/// `base + idx[r] + 144 b .. + 144` readable for every lane.
+/// `ptrs[0] + idx[d]` and `ptrs[r]`, plus `144 b .. 144 (b + 1)`, readable.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
-unsafe fn q4_k_rows(idx: __m512i, base: *const u8, b: usize, r: &mut Q4kRows) {
+unsafe fn q4_k_rows(idx: __m512i, ptrs: &[*const u8; LANES], b: usize, r: &mut Q4kRows) {
     // SAFETY: every gather reads inside super-block `b` of each row.
     unsafe {
-        let g = |at: usize| gather(idx, base, 144 * b + at);
+        let g = |at: usize| gather(idx, ptrs[0], 144 * b + at);
         let d = g(0);
         r.dw = f16_lo(d);
         r.dmin = f16_lo(_mm512_srli_epi32::<16>(d));
@@ -114,6 +173,11 @@ unsafe fn q4_k_rows(idx: __m512i, base: *const u8, b: usize, r: &mut Q4kRows) {
             let sh = _mm_cvtsi32_si128(8 * s as i32);
             r.sc[s] = and(_mm512_srl_epi32(sc_lo, sh), byte);
             r.sc[s + 4] = and(_mm512_srl_epi32(sc_hi, sh), byte);
+            r.mins_f[s] = _mm512_cvtepi32_ps(and(_mm512_srl_epi32(mins_lo, sh), byte));
+            r.mins_f[s + 4] = _mm512_cvtepi32_ps(and(_mm512_srl_epi32(mins_hi, sh), byte));
+        }
+        for s in 0..8 {
+            r.sc_f[s] = _mm512_cvtepi32_ps(r.sc[s]);
         }
         r.mins[0] = pair_bytes(mins_lo);
         r.mins[1] = pair_bytes(_mm512_srli_epi32::<16>(mins_lo));
@@ -121,10 +185,10 @@ unsafe fn q4_k_rows(idx: __m512i, base: *const u8, b: usize, r: &mut Q4kRows) {
         r.mins[3] = pair_bytes(_mm512_srli_epi32::<16>(mins_hi));
         let m4 = splat(0x0f0f_0f0f);
         for j in 0..4 {
-            for k in 0..8 {
-                let v = g(16 + 32 * j + 4 * k);
-                r.q[j][0][k] = and(v, m4);
-                r.q[j][1][k] = and(_mm512_srli_epi32::<4>(v), m4);
+            let t = transpose32(ptrs, 144 * b + 16 + 32 * j);
+            for (k, t) in t.into_iter().enumerate() {
+                r.q[j][0][k] = and(t, m4);
+                r.q[j][1][k] = and(_mm512_srli_epi32::<4>(t), m4);
             }
         }
     }
@@ -170,6 +234,8 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
         q: [[[zero; 8]; 2]; 4],
         sc: [zero; 8],
         mins: [zero; 4],
+        sc_f: [_mm512_setzero_ps(); 8],
+        mins_f: [_mm512_setzero_ps(); 8],
         dw: _mm512_setzero_ps(),
         dmin: _mm512_setzero_ps(),
     };
@@ -178,7 +244,7 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
     for r0 in (0..rm).step_by(LANES) {
         let lanes = (rm - r0).min(LANES);
         let idx = row_offsets(row_bytes, lanes);
-        let base = w[r0 * row_bytes..].as_ptr();
+        let ptrs = row_ptrs(&w[r0 * row_bytes..], row_bytes, lanes);
         for t0 in (0..rn).step_by(CHUNK) {
             let tn = (rn - t0).min(CHUNK);
             acc[..tn].fill(_mm512_setzero_ps());
@@ -186,7 +252,7 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
             for b in 0..nb {
                 // SAFETY: rows `r0..r0 + lanes` (offsets clamped to them)
                 // hold `nb` super-blocks (asserted above).
-                unsafe { q4_k_rows(idx, base, b, &mut rows) };
+                unsafe { q4_k_rows(idx, &ptrs, b, &mut rows) };
                 for t in 0..tn {
                     // SAFETY: super-block `b` of token `t0 + t` lies in `x`
                     // (asserted above).
@@ -198,7 +264,7 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
                 }
             }
             for t in 0..tn {
-                let v = _mm512_sub_ps(acc[t], acc_m[t]);
+                let v = rows_in_order(_mm512_sub_ps(acc[t], acc_m[t]));
                 let o = &mut out[(t0 + t) * rm + r0..][..lanes];
                 // SAFETY: `o` is `lanes` writable floats; the mask writes
                 // only those.
@@ -233,8 +299,38 @@ unsafe fn q4_k_token<const GEMM: bool>(
         // (sub-blocks 2j, 2j + 1 in dword j): |·| ≤ 2·16·127.
         let bs = _mm256_loadu_si256(xb.add(4 + 256).cast());
         let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
-        let pairs: [i32; 4] = std::mem::transmute(pairs);
         let (mut acc, mut acc_m) = (acc, acc_m);
+        if GEMM {
+            // Per 64 elements the integers `isum_j = sc_a·S_a + sc_b·S_b`
+            // (|S| ≤ 32·15·128 per sub-block) and `msum_j = m_a·B_a +
+            // m_b·B_b` stay below 2²⁴ in magnitude, as do their products
+            // and partial sums: computed in floats they are exact, so each
+            // equals `isum_j as f32` (`msum_j as f32`), and the float
+            // units take the scaling off the integer port.
+            let bsf: [f32; 8] = std::mem::transmute(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(pairs)));
+            for j in 0..4 {
+                let xs = xb.add(4 + 64 * j);
+                let mut s = [zero; 4];
+                for k in 0..4 {
+                    s[0] = _mm512_dpbusd_epi32(s[0], r.q[j][0][k], bcast(xs.add(4 * k)));
+                    s[1] = _mm512_dpbusd_epi32(s[1], r.q[j][0][k + 4], bcast(xs.add(16 + 4 * k)));
+                    s[2] = _mm512_dpbusd_epi32(s[2], r.q[j][1][k], bcast(xs.add(32 + 4 * k)));
+                    s[3] = _mm512_dpbusd_epi32(s[3], r.q[j][1][k + 4], bcast(xs.add(48 + 4 * k)));
+                }
+                let sa = _mm512_cvtepi32_ps(_mm512_add_epi32(s[0], s[1]));
+                let sb = _mm512_cvtepi32_ps(_mm512_add_epi32(s[2], s[3]));
+                let ij = _mm512_fmadd_ps(sb, r.sc_f[2 * j + 1], _mm512_mul_ps(sa, r.sc_f[2 * j]));
+                let mj = _mm512_fmadd_ps(
+                    r.mins_f[2 * j + 1],
+                    _mm512_set1_ps(bsf[2 * j + 1]),
+                    _mm512_mul_ps(r.mins_f[2 * j], _mm512_set1_ps(bsf[2 * j])),
+                );
+                acc = _mm512_fmadd_ps(ij, d, acc);
+                acc_m = _mm512_fmadd_ps(mj, dmin, acc_m);
+            }
+            return (acc, acc_m);
+        }
+        let pairs: [i32; 4] = std::mem::transmute(pairs);
         let (mut isum, mut msum) = (zero, zero);
         for j in 0..4 {
             let xs = xb.add(4 + 64 * j);
@@ -251,18 +347,12 @@ unsafe fn q4_k_token<const GEMM: bool>(
             let hi = _mm512_dpwssd_epi32(_mm512_madd_epi16(s[2], r.sc[2 * j + 1]), s[3], r.sc[2 * j + 1]);
             let ij = _mm512_add_epi32(lo, hi);
             let mj = _mm512_madd_epi16(r.mins[j], _mm512_set1_epi32(pairs[j]));
-            if GEMM {
-                acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ij), d, acc);
-                acc_m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mj), dmin, acc_m);
-            } else {
-                isum = _mm512_add_epi32(isum, ij);
-                msum = _mm512_add_epi32(msum, mj);
-            }
+            isum = _mm512_add_epi32(isum, ij);
+            msum = _mm512_add_epi32(msum, mj);
         }
-        if !GEMM {
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), d, acc);
-            acc_m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), dmin, acc_m);
-        }
+        // The vec path's steps, once per super-block.
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), d, acc);
+        acc_m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), dmin, acc_m);
         (acc, acc_m)
     }
 }
@@ -281,13 +371,13 @@ struct Q6kRows {
 /// Decodes super-block `b` of sixteen Q6_K rows.
 ///
 /// # Safety
-/// `base + idx[r] + 210 b .. + 210` readable for every lane.
+/// `ptrs[0] + idx[d]` and `ptrs[r]`, plus `210 b .. 210 (b + 1)`, readable.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
-unsafe fn q6_k_rows(idx: __m512i, base: *const u8, b: usize, r: &mut Q6kRows) {
+unsafe fn q6_k_rows(idx: __m512i, ptrs: &[*const u8; LANES], b: usize, r: &mut Q6kRows) {
     // SAFETY: every gather reads inside super-block `b` of each row.
     unsafe {
-        let g = |at: usize| gather(idx, base, 210 * b + at);
+        let g = |at: usize| gather(idx, ptrs[0], 210 * b + at);
         r.dw = f16_lo(_mm512_srli_epi32::<16>(g(206)));
         for i in 0..4 {
             let v = g(192 + 4 * i);
@@ -307,10 +397,11 @@ unsafe fn q6_k_rows(idx: __m512i, base: *const u8, b: usize, r: &mut Q6kRows) {
         let join =
             |a: __m512i, h: __m512i| _mm512_ternarylogic_epi32::<0xF8>(_mm512_and_si512(a, m4), h, m30);
         for n in 0..2 {
+            let ql0 = transpose32(ptrs, 210 * b + 64 * n);
+            let ql1 = transpose32(ptrs, 210 * b + 64 * n + 32);
+            let qh = transpose32(ptrs, 210 * b + 128 + 32 * n);
             for k in 0..8 {
-                let ql0 = g(64 * n + 4 * k);
-                let ql1 = g(64 * n + 32 + 4 * k);
-                let qh = g(128 + 32 * n + 4 * k);
+                let (ql0, ql1, qh) = (ql0[k], ql1[k], qh[k]);
                 r.q[n][0][k] = join(ql0, _mm512_slli_epi32::<4>(qh));
                 r.q[n][1][k] = join(ql1, _mm512_slli_epi32::<2>(qh));
                 r.q[n][2][k] = join(_mm512_srli_epi32::<4>(ql0), qh);
@@ -355,13 +446,13 @@ pub(super) fn q6_k_tiled_panel(
     for r0 in (0..rm).step_by(LANES) {
         let lanes = (rm - r0).min(LANES);
         let idx = row_offsets(row_bytes, lanes);
-        let base = w[r0 * row_bytes..].as_ptr();
+        let ptrs = row_ptrs(&w[r0 * row_bytes..], row_bytes, lanes);
         for t0 in (0..rn).step_by(CHUNK) {
             let tn = (rn - t0).min(CHUNK);
             acc[..tn].fill(_mm512_setzero_ps());
             for b in 0..nb {
                 // SAFETY: as in `q4_k_panel`.
-                unsafe { q6_k_rows(idx, base, b, &mut rows) };
+                unsafe { q6_k_rows(idx, &ptrs, b, &mut rows) };
                 for (t, acc) in acc[..tn].iter_mut().enumerate() {
                     // SAFETY: super-block `b` of token `t0 + t` lies in `x`.
                     unsafe {
@@ -374,7 +465,11 @@ pub(super) fn q6_k_tiled_panel(
                 let o = &mut out[(t0 + t) * rm + r0..][..lanes];
                 // SAFETY: as in `q4_k_panel`.
                 unsafe {
-                    _mm512_mask_storeu_ps(o.as_mut_ptr(), (1u32 << lanes).wrapping_sub(1) as u16, acc[t])
+                    _mm512_mask_storeu_ps(
+                        o.as_mut_ptr(),
+                        (1u32 << lanes).wrapping_sub(1) as u16,
+                        rows_in_order(acc[t]),
+                    )
                 };
             }
         }
