@@ -103,13 +103,6 @@ pub(super) fn join(lo: __m256i, hi: __m256i) -> __m512i {
     _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
 }
 
-/// Two 8-lane float splats as one 16-lane register.
-#[target_feature(enable = "avx512f,avx512dq")]
-#[inline]
-pub(super) fn join_ps(lo: __m256, hi: __m256) -> __m512 {
-    _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
-}
-
 /// Any Q8_0-family shape through panels (see `x86_avx512_panel`): tokens
 /// in groups of up to 8.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
@@ -117,7 +110,7 @@ pub(super) fn join_ps(lo: __m256, hi: __m256) -> __m512 {
 #[allow(clippy::too_many_arguments)]
 fn q8_0_family_panels<const KIND: u8, const BW: usize>(
     m: Vnni,
-    pair: crate::dot::VecDotFn,
+    _pair: crate::dot::VecDotFn,
     w: &[u8],
     row_bytes: usize,
     rm: usize,
@@ -133,7 +126,7 @@ fn q8_0_family_panels<const KIND: u8, const BW: usize>(
     while t < rn {
         let n = per.min(rn - t);
         let (x, out) = (&x[t * act_row..], &mut out[t * rm..]);
-        q8_0_family_panel::<KIND, BW>(m, pair, w, row_bytes, rm, x, act_row, n, out);
+        q8_0_family_panel::<KIND, BW>(m, w, row_bytes, rm, x, act_row, n, out);
         t += n;
     }
 }
