@@ -21,17 +21,6 @@ use super::x86_avx2::{bytes, f16_splat, hsum_ps, load32, unsigned_offset, Q4_0, 
 use super::x86_avx512::{join, Vnni};
 use crate::dot::Q8_0_BYTES;
 
-/// `p`, which the compiler cannot see through: loads from it are redone
-/// where written instead of hoisted out of the row loop into registers
-/// (sixteen accumulators and eight tokens' bytes and seeds do not fit in
-/// 32, and spilling them costs more than loads folded into the math).
-#[inline(always)]
-fn opaque<T>(mut p: *const T) -> *const T {
-    // SAFETY: an empty instruction sequence: `p` comes back unchanged.
-    unsafe { std::arch::asm!("/* {0} */", inout(reg) p, options(nomem, nostack, preserves_flags)) };
-    p
-}
-
 /// 16 bytes broadcast to both 128-bit lanes of a 256-bit register.
 #[target_feature(enable = "avx2")]
 #[inline]
@@ -84,34 +73,66 @@ fn scale_pair(w0: &[u8], w1: &[u8]) -> __m512 {
 /// Most tokens a panel takes at once.
 pub(super) const PANEL_TOKENS: usize = 8;
 
-/// One token's block as the weight loop reads it: its bytes in both
-/// halves and its seed `-K·Σx` (per 4-byte lane, both halves).
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct ActBlock {
-    x: __m512i,
-    seed: __m512i,
-}
-
 /// The activation side of `rn` tokens (from `x`, `act_row` apart), `nb`
-/// blocks each, token-minor: `act[b * rn + j]`, `dx[b * rn + j]`.
+/// blocks each, as the weight loop reads it: per block `1 + 2·rn`
+/// registers' worth, the tokens' scales (lane `j`), then per token its
+/// bytes in both halves and its seed `-K·Σx` (per 4-byte lane).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
-fn prepare<const KIND: u8>(x: &[u8], act_row: usize, rn: usize, nb: usize) -> (Vec<ActBlock>, Vec<f32>) {
+fn prepare<const KIND: u8>(x: &[u8], act_row: usize, rn: usize, nb: usize) -> Vec<__m512i> {
     let k = _mm512_set1_epi8(unsigned_offset(KIND) as i8);
     let zero = _mm512_setzero_si512();
-    let mut act = Vec::with_capacity(nb * rn);
-    let mut dx = Vec::with_capacity(nb * rn);
+    let mut act = Vec::with_capacity(nb * (1 + 2 * rn));
     for b in 0..nb {
+        let mut dx = [0f32; 16];
+        for (j, d) in dx.iter_mut().enumerate().take(rn) {
+            let xb: &[u8; Q8_0_BYTES] = bytes(x, j * act_row + b * Q8_0_BYTES);
+            *d = _mm_cvtss_f32(_mm256_castps256_ps128(f16_splat(xb)));
+        }
+        // SAFETY: 16 readable floats; `loadu` has no alignment requirement.
+        act.push(_mm512_castps_si512(unsafe { _mm512_loadu_ps(dx.as_ptr()) }));
         for j in 0..rn {
             let xb: &[u8; Q8_0_BYTES] = bytes(x, j * act_row + b * Q8_0_BYTES);
             let xv = _mm512_broadcast_i64x4(load32(bytes(xb, 2)));
-            let seed = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k, xv));
-            act.push(ActBlock { x: xv, seed });
-            dx.push(_mm_cvtss_f32(_mm256_castps256_ps128(f16_splat(xb))));
+            act.push(xv);
+            act.push(_mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k, xv)));
         }
     }
-    (act, dx)
+    act
+}
+
+/// One block of one row pair (`u`, scales `dw`) and token `j` of the
+/// prepared block at `ab` into `acc`: `acc += (dw·d_j) · f32(seed_j +
+/// u·x_j)`. In assembly so that every token's bytes, seed and scale are
+/// loaded where used (the compiler hoists them into registers and then
+/// spills the accumulators) and the sum stays in place (it picked the
+/// FMA form that writes a temporary, then copied it back).
+macro_rules! step {
+    ($j:literal, $ab:expr, $u:expr, $dw:expr, $acc:expr) => {
+        // SAFETY: reads token `$j`'s registers of a prepared block (`$ab`
+        // points at one with at least `$j + 1` tokens); writes only the
+        // named registers.
+        unsafe {
+            let (_s, _t): (__m512, __m512);
+            std::arch::asm!(
+                "vmovdqa64 {s}, zmmword ptr [{a} + {os}]",
+                "vpdpbusd {s}, {u}, zmmword ptr [{a} + {ox}]",
+                "vcvtdq2ps {s}, {s}",
+                "vmulps {t}, {dw}, dword ptr [{a} + {od}]{{1to16}}",
+                "vfmadd231ps {acc}, {t}, {s}",
+                a = in(reg) $ab,
+                u = in(zmm_reg) $u,
+                dw = in(zmm_reg) $dw,
+                acc = inout(zmm_reg) $acc,
+                s = out(zmm_reg) _s,
+                t = out(zmm_reg) _t,
+                os = const 128 + 128 * $j,
+                ox = const 64 + 128 * $j,
+                od = const 4 * $j,
+                options(pure, readonly, nostack, preserves_flags)
+            )
+        }
+    };
 }
 
 /// Rows `0..nr` (`2RP - 1 <= nr <= 2RP`, from `w`, `row_bytes` apart)
@@ -129,8 +150,7 @@ fn group<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
     w: &[u8],
     row_bytes: usize,
     nr: usize,
-    act: &[ActBlock],
-    dx: &[f32],
+    act: &[__m512i],
     out: &mut [f32],
     ostride: usize,
     next: &[u8],
@@ -145,8 +165,7 @@ fn group<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
             && nr <= 2 * RP
             && nr + 1 >= 2 * RP
             && w.len() >= (nr - 1) * row_bytes + nb * BW
-            && act.len() >= nb * T
-            && dx.len() >= nb * T
+            && act.len() >= nb * (1 + 2 * T)
             && out.len() > (T - 1) * ostride + nr - 1
     );
     let row = |i: usize| i.min(nr - 1) * row_bytes;
@@ -155,26 +174,42 @@ fn group<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
         // SAFETY: called with `o = row(i)` and `b < nb` only: within `w` (asserted above).
         unsafe { &*wp.add(o + b * BW).cast::<[u8; BW]>() }
     };
-    let (ap, dp) = (act.as_ptr(), dx.as_ptr());
+    let ap = act.as_ptr();
     let mut acc = [[_mm512_setzero_ps(); T]; RP];
     for b in 0..nb {
         for line in next.chunks(64).skip(b * pf_per_block).take(pf_per_block) {
             _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
         }
+        // Within `act` (asserted above); `step` reads tokens `0..T` of it.
+        let ab = ap.wrapping_add(b * (1 + 2 * T));
         for r in 0..RP {
             let (w0, w1) = (wblock(row(2 * r), b), wblock(row(2 * r + 1), b));
             let u = decode_pair_unsigned::<KIND>(w0, w1);
             let dw = scale_pair(w0, w1);
-            let (ab, db) = (opaque(ap.wrapping_add(b * T)), opaque(dp.wrapping_add(b * T)));
-            for j in 0..T {
-                // SAFETY: `b * T + j < nb * T`, within `act` and `dx` (asserted above).
-                let (a, d) = unsafe { (&*ab.add(j), *db.add(j)) };
-                let s = _mm512_dpbusd_epi32(a.seed, u, a.x);
-                acc[r][j] = _mm512_fmadd_ps(
-                    _mm512_mul_ps(dw, _mm512_set1_ps(d)),
-                    _mm512_cvtepi32_ps(s),
-                    acc[r][j],
-                );
+            // Unrolled by hand: with `T = 8` the compiler kept a loop
+            // with a jump table.
+            let acc = &mut acc[r];
+            step!(0, ab, u, dw, acc[0]);
+            if T > 1 {
+                step!(1, ab, u, dw, acc[1]);
+            }
+            if T > 2 {
+                step!(2, ab, u, dw, acc[2]);
+            }
+            if T > 3 {
+                step!(3, ab, u, dw, acc[3]);
+            }
+            if T > 4 {
+                step!(4, ab, u, dw, acc[4]);
+            }
+            if T > 5 {
+                step!(5, ab, u, dw, acc[5]);
+            }
+            if T > 6 {
+                step!(6, ab, u, dw, acc[6]);
+            }
+            if T > 7 {
+                step!(7, ab, u, dw, acc[7]);
             }
         }
     }
@@ -197,8 +232,7 @@ fn rows<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
     w: &[u8],
     row_bytes: usize,
     rm: usize,
-    act: &[ActBlock],
-    dx: &[f32],
+    act: &[__m512i],
     out: &mut [f32],
 ) {
     // The rows after `r..r + n`, to prefetch while computing those.
@@ -207,13 +241,13 @@ fn rows<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
     let mut r = 0;
     while r + 2 * RP <= rm {
         let (rows, o) = (&w[r * row_bytes..], &mut out[r..]);
-        group::<KIND, BW, RP, T>(rows, row_bytes, 2 * RP, act, dx, o, rm, next(r, 2 * RP));
+        group::<KIND, BW, RP, T>(rows, row_bytes, 2 * RP, act, o, rm, next(r, 2 * RP));
         r += 2 * RP;
     }
     while r < rm {
         let n = (rm - r).min(2);
         let (rows, o) = (&w[r * row_bytes..], &mut out[r..]);
-        group::<KIND, BW, 1, T>(rows, row_bytes, n, act, dx, o, rm, &[]);
+        group::<KIND, BW, 1, T>(rows, row_bytes, n, act, o, rm, &[]);
         r += n;
     }
 }
@@ -238,17 +272,17 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
         return;
     }
     let nb = row_bytes / BW;
-    let (act, dx) = prepare::<KIND>(x, act_row, rn, nb);
+    let act = prepare::<KIND>(x, act_row, rn, nb);
     // About sixteen accumulators (with the row pair's bytes and scales,
     // and each token's product, conversion and sum in flight).
     match rn {
-        1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, &act, &dx, out),
-        2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, &act, &dx, out),
-        3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, &act, &dx, out),
-        4 => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, &act, &dx, out),
-        5 => rows::<KIND, BW, 3, 5>(w, row_bytes, rm, &act, &dx, out),
-        6 => rows::<KIND, BW, 3, 6>(w, row_bytes, rm, &act, &dx, out),
-        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, rm, &act, &dx, out),
-        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, rm, &act, &dx, out),
+        1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, &act, out),
+        2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, &act, out),
+        3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, &act, out),
+        4 => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, &act, out),
+        5 => rows::<KIND, BW, 3, 5>(w, row_bytes, rm, &act, out),
+        6 => rows::<KIND, BW, 3, 6>(w, row_bytes, rm, &act, out),
+        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, rm, &act, out),
+        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, rm, &act, out),
     }
 }
