@@ -575,6 +575,24 @@ fn rows_kernel(
         // measured with the `tensor_speed` example).
         Some(Dots {
             panel: Some(panel), ..
+        }) if (1..=PANEL_TOKENS).contains(&n_tok) => {
+            // One call for every row: the panel writes `out[t * nr + r]`
+            // itself and prefetches as it goes (chunks added a scatter
+            // and, at each chunk's end, a burst of prefetches that
+            // stalled on the line-fill buffers: 4% of a decode step).
+            let rb = w.row_bytes;
+            panel(
+                &w.data[r0 * rb..(r0 + nr) * rb],
+                rb,
+                nr,
+                act,
+                act_row,
+                n_tok,
+                &mut out[..n_tok * nr],
+            );
+        }
+        Some(Dots {
+            panel: Some(panel), ..
         }) => {
             panel_rows(w, panel, act, act_row, n_tok, r0, nr, |t, r, v| {
                 out[t * nr + r] = v
