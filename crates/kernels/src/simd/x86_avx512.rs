@@ -110,7 +110,6 @@ pub(super) fn join(lo: __m256i, hi: __m256i) -> __m512i {
 #[allow(clippy::too_many_arguments)]
 fn q8_0_family_panels<const KIND: u8, const BW: usize>(
     m: Vnni,
-    _pair: crate::dot::VecDotFn,
     w: &[u8],
     row_bytes: usize,
     rm: usize,
@@ -131,10 +130,9 @@ fn q8_0_family_panels<const KIND: u8, const BW: usize>(
     }
 }
 
-/// A [`crate::dot::TileFn`] from one of the tile drivers, with `pair` as
-/// its fallback.
+/// A [`crate::dot::TileFn`] from one of the tile drivers.
 macro_rules! tile_entry {
-    ($name:ident, $pair:ident, $tiles:expr) => {
+    ($name:ident, $tiles:expr) => {
         fn $name(
             w: &[u8],
             row_bytes: usize,
@@ -154,7 +152,7 @@ macro_rules! tile_entry {
                 rn: usize,
                 out: &mut [f32],
             ) {
-                $tiles(Vnni(()), $pair, w, row_bytes, rm, x, act_row, rn, out)
+                $tiles(Vnni(()), w, row_bytes, rm, x, act_row, rn, out)
             }
             // SAFETY: handed out only by `tile` or `tile_path`, after
             // `Vnni::detect` saw every feature enabled above.
@@ -163,9 +161,9 @@ macro_rules! tile_entry {
     };
 }
 
-tile_entry!(q8_0_panel, q8_0, q8_0_family_panels::<Q8_0, 34>);
-tile_entry!(q4_0_panel, q4_0, q8_0_family_panels::<Q4_0, 18>);
-tile_entry!(q5_0_panel, q5_0, q8_0_family_panels::<Q5_0, 22>);
+tile_entry!(q8_0_panel, q8_0_family_panels::<Q8_0, 34>);
+tile_entry!(q4_0_panel, q8_0_family_panels::<Q4_0, 18>);
+tile_entry!(q5_0_panel, q8_0_family_panels::<Q5_0, 22>);
 /// A K-quant [`crate::dot::TileFn`]: [`k_quant_tiles`] expanded where the
 /// VNNI features are enabled (see there why).
 macro_rules! k_tile_entry {
