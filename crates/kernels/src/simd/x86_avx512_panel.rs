@@ -79,10 +79,11 @@ pub(super) const PANEL_TOKENS: usize = 8;
 /// bytes in both halves and its seed `-K·Σx` (per 4-byte lane).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
-fn prepare<const KIND: u8>(x: &[u8], act_row: usize, rn: usize, nb: usize) -> Vec<__m512i> {
+fn prepare<const KIND: u8>(x: &[u8], act_row: usize, rn: usize, nb: usize, act: &mut Vec<__m512i>) {
     let k = _mm512_set1_epi8(unsigned_offset(KIND) as i8);
     let zero = _mm512_setzero_si512();
-    let mut act = Vec::with_capacity(nb * (1 + 2 * rn));
+    act.clear();
+    act.reserve(nb * (1 + 2 * rn));
     for b in 0..nb {
         let mut dx = [0f32; 16];
         for (j, d) in dx.iter_mut().enumerate().take(rn) {
@@ -98,7 +99,6 @@ fn prepare<const KIND: u8>(x: &[u8], act_row: usize, rn: usize, nb: usize) -> Ve
             act.push(_mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k, xv)));
         }
     }
-    act
 }
 
 /// One block of one row pair (`u`, scales `dw`) and token `j` of the
@@ -272,17 +272,39 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
         return;
     }
     let nb = row_bytes / BW;
-    let act = prepare::<KIND>(x, act_row, rn, nb);
+    // Each thread's buffer, kept between calls: the hot path allocates
+    // nothing once it has reached its size.
+    thread_local! {
+        static ACT: std::cell::RefCell<Vec<__m512i>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    ACT.with_borrow_mut(|act| {
+        prepare::<KIND>(x, act_row, rn, nb, act);
+        panel_rows_for::<KIND, BW>(w, row_bytes, rm, rn, act, out);
+    });
+}
+
+/// [`panel`]'s row loop for `rn` tokens, with the register budget each
+/// count allows.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+fn panel_rows_for<const KIND: u8, const BW: usize>(
+    w: &[u8],
+    row_bytes: usize,
+    rm: usize,
+    rn: usize,
+    act: &[__m512i],
+    out: &mut [f32],
+) {
     // About sixteen accumulators (with the row pair's bytes and scales,
     // and each token's product, conversion and sum in flight).
     match rn {
-        1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, &act, out),
-        2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, &act, out),
-        3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, &act, out),
-        4 => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, &act, out),
-        5 => rows::<KIND, BW, 3, 5>(w, row_bytes, rm, &act, out),
-        6 => rows::<KIND, BW, 3, 6>(w, row_bytes, rm, &act, out),
-        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, rm, &act, out),
-        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, rm, &act, out),
+        1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, act, out),
+        2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, act, out),
+        3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, act, out),
+        4 => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, act, out),
+        5 => rows::<KIND, BW, 3, 5>(w, row_bytes, rm, act, out),
+        6 => rows::<KIND, BW, 3, 6>(w, row_bytes, rm, act, out),
+        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, rm, act, out),
+        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, rm, act, out),
     }
 }
