@@ -492,17 +492,13 @@ fn tiled_rows(
     }
 }
 
-/// Most tokens a panel call takes (its kernels split more into groups of
-/// up to eight themselves).
-const PANEL_TOKENS: usize = 8;
-
-/// Most weight rows of one panel call.
+/// Most weight rows of one panel call of [`panel_rows`].
 const PANEL_ROWS: usize = 256;
 
-/// [`tiled_rows`] through a panel kernel: chunks of rows against every
-/// group of up to eight tokens (for a long batch, chunks small enough to
-/// stay in L1 while the groups go by); the first rows of the next chunk
-/// are prefetched, the panel prefetches the rest as it goes.
+/// [`tiled_rows`] through a panel kernel for the few tokens of a decode
+/// step (at most [`SMALL_BATCH`]): chunks of rows, each against every
+/// token; the first rows of the next chunk are prefetched, the panel
+/// prefetches the rest as it goes.
 #[allow(clippy::too_many_arguments)]
 fn panel_rows(
     w: &Matrix<'_>,
@@ -514,41 +510,22 @@ fn panel_rows(
     nr: usize,
     mut put: impl FnMut(usize, usize, f32),
 ) {
+    debug_assert!(n_tok <= SMALL_BATCH);
     let rb = w.row_bytes;
-    // A decode step reads each row once: chunks only bound `buf`. Longer
-    // batches reuse a chunk for every token group: it should fit in L1.
-    let chunk = if n_tok <= PANEL_TOKENS {
-        PANEL_ROWS
-    } else {
-        ((16 << 10) / rb).clamp(4, PANEL_ROWS)
-    };
-    let mut buf = [0.0f32; PANEL_ROWS * PANEL_TOKENS];
+    let mut buf = [0.0f32; PANEL_ROWS * SMALL_BATCH];
     let mut r = 0;
     while r < nr {
-        let rm = (nr - r).min(chunk);
+        let rm = (nr - r).min(PANEL_ROWS);
         let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
         let ahead = (nr - r - rm).min(8);
         if ahead > 0 {
             crate::simd::prefetch(&w.data[(r0 + r + rm) * rb..(r0 + r + rm + ahead) * rb]);
         }
-        let mut t = 0;
-        while t < n_tok {
-            let rn = (n_tok - t).min(PANEL_TOKENS);
-            panel(
-                rows,
-                rb,
-                rm,
-                &act[t * act_row..],
-                act_row,
-                rn,
-                &mut buf[..rm * rn],
-            );
-            for j in 0..rn {
-                for i in 0..rm {
-                    put(t + j, r + i, buf[j * rm + i]);
-                }
+        panel(rows, rb, rm, act, act_row, n_tok, &mut buf[..rm * n_tok]);
+        for j in 0..n_tok {
+            for i in 0..rm {
+                put(j, r + i, buf[j * rm + i]);
             }
-            t += rn;
         }
         r += rm;
     }
@@ -575,11 +552,13 @@ fn rows_kernel(
         // measured with the `tensor_speed` example).
         Some(Dots {
             panel: Some(panel), ..
-        }) if (1..=PANEL_TOKENS).contains(&n_tok) => {
-            // One call for every row: the panel writes `out[t * nr + r]`
-            // itself and prefetches as it goes (chunks added a scatter
-            // and, at each chunk's end, a burst of prefetches that
-            // stalled on the line-fill buffers: 4% of a decode step).
+        }) => {
+            // One call for every row and token: the panel writes
+            // `out[t * nr + r]` itself, prefetches as it goes and prepares
+            // each token's activations once (chunks added a scatter, and for
+            // a prompt prepared the activations again for every chunk; at a
+            // chunk's end, a burst of prefetches stalled on the line-fill
+            // buffers: 4% of a decode step).
             let rb = w.row_bytes;
             panel(
                 &w.data[r0 * rb..(r0 + nr) * rb],
@@ -590,13 +569,6 @@ fn rows_kernel(
                 n_tok,
                 &mut out[..n_tok * nr],
             );
-        }
-        Some(Dots {
-            panel: Some(panel), ..
-        }) => {
-            panel_rows(w, panel, act, act_row, n_tok, r0, nr, |t, r, v| {
-                out[t * nr + r] = v
-            });
         }
         // Without panels (AVX2), a lone token of Q8_0 weights streams them
         // faster row by row (`tile_speed`: tiles 0.75-0.95x there, 1.1-1.25x

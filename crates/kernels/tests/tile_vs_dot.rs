@@ -184,6 +184,29 @@ proptest! {
     }
 }
 
+/// A prompt's shape through the panels: rows long enough (260 blocks)
+/// that a run prepares only eight tokens and a chunk spans only four rows,
+/// so that several runs, each of one or more groups, meet chunks with a
+/// remainder row, and every pair is still its dot product.
+#[test]
+fn panel_runs_and_chunks_cover_every_pair() {
+    let blocks = 260;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let x: Vec<f32> = (0..19 * blocks * 32)
+        .map(|_| (next() % 20001) as f32 / 100.0 - 100.0)
+        .collect();
+    for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+        let bytes: Vec<u8> = (0..37 * blocks * ty.type_size()).map(|_| next() as u8).collect();
+        check_panel(ty, &weights(ty, bytes), &x, blocks).unwrap();
+    }
+}
+
 /// All bytes -128 against all activations +127 and -127: the extremes of
 /// the unsigned-offset arithmetic (`u = 0`, the largest corrections).
 #[test]

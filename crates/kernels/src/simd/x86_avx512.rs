@@ -15,7 +15,7 @@ use super::x86_avx2::{
     q6_k_impl_n, q6_k_q8_k, q6_k_q8_k_tiled, q8_0_q8_0, Madd, Q4_0, Q4_K, Q5_0, Q6_K, Q8_0,
 };
 use super::x86_avx512_kquants::{q4_k_panel, q6_k_tiled_panel};
-use super::x86_avx512_panel::{panel as q8_0_family_panel, PANEL_TOKENS};
+use super::x86_avx512_panel::panel as q8_0_family_panel;
 use crate::dot::Q8_K_BYTES;
 
 /// Token for AVX2 + FMA + F16C + AVX-512 F/BW/VL/DQ/VNNI.
@@ -103,33 +103,6 @@ pub(super) fn join(lo: __m256i, hi: __m256i) -> __m512i {
     _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
 }
 
-/// Any Q8_0-family shape through panels (see `x86_avx512_panel`): tokens
-/// in groups of up to 8.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn q8_0_family_panels<const KIND: u8, const BW: usize>(
-    m: Vnni,
-    w: &[u8],
-    row_bytes: usize,
-    rm: usize,
-    x: &[u8],
-    act_row: usize,
-    rn: usize,
-    out: &mut [f32],
-) {
-    // Groups of at most `PANEL_TOKENS`, none of a single token unless
-    // there is only one.
-    let per = rn.div_ceil(rn.div_ceil(PANEL_TOKENS));
-    let mut t = 0;
-    while t < rn {
-        let n = per.min(rn - t);
-        let (x, out) = (&x[t * act_row..], &mut out[t * rm..]);
-        q8_0_family_panel::<KIND, BW>(m, w, row_bytes, rm, x, act_row, n, out);
-        t += n;
-    }
-}
-
 /// A [`crate::dot::TileFn`] from one of the tile drivers.
 macro_rules! tile_entry {
     ($name:ident, $tiles:expr) => {
@@ -161,9 +134,9 @@ macro_rules! tile_entry {
     };
 }
 
-tile_entry!(q8_0_panel, q8_0_family_panels::<Q8_0, 34>);
-tile_entry!(q4_0_panel, q8_0_family_panels::<Q4_0, 18>);
-tile_entry!(q5_0_panel, q8_0_family_panels::<Q5_0, 22>);
+tile_entry!(q8_0_panel, q8_0_family_panel::<Q8_0, 34>);
+tile_entry!(q4_0_panel, q8_0_family_panel::<Q4_0, 18>);
+tile_entry!(q5_0_panel, q8_0_family_panel::<Q5_0, 22>);
 /// A K-quant [`crate::dot::TileFn`]: [`k_quant_tiles`] expanded where the
 /// VNNI features are enabled (see there why).
 macro_rules! k_tile_entry {

@@ -71,10 +71,10 @@ fn scale_pair(w0: &[u8], w1: &[u8]) -> __m512 {
 }
 
 /// Most tokens a panel takes at once.
-pub(super) const PANEL_TOKENS: usize = 8;
+const PANEL_TOKENS: usize = 8;
 
 /// The activation side of `rn` tokens (from `x`, `act_row` apart), `nb`
-/// blocks each, as the weight loop reads it: per block `1 + 2·rn`
+/// blocks each, appended to `act` as the weight loop reads it: per block `1 + 2·rn`
 /// registers' worth, the tokens' scales (lane `j`), then per token its
 /// bytes in both halves and its seed `-K·Σx` (per 4-byte lane).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
@@ -82,7 +82,6 @@ pub(super) const PANEL_TOKENS: usize = 8;
 fn prepare<const KIND: u8>(x: &[u8], act_row: usize, rn: usize, nb: usize, act: &mut Vec<__m512i>) {
     let k = _mm512_set1_epi8(unsigned_offset(KIND) as i8);
     let zero = _mm512_setzero_si512();
-    act.clear();
     act.reserve(nb * (1 + 2 * rn));
     for b in 0..nb {
         let mut dx = [0f32; 16];
@@ -223,8 +222,9 @@ fn group<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
     }
 }
 
-/// Every row of `w` against the `T` prepared tokens: groups of `2·RP`
-/// rows, then pairs, then the last row.
+/// Rows `0..rm` of `w` against the `T` prepared tokens, into
+/// `out[j * ostride + i]`: groups of `2·RP` rows, then pairs, then the last
+/// row. With `prefetch`, each group prefetches the rows after it.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -234,26 +234,47 @@ fn rows<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
     rm: usize,
     act: &[__m512i],
     out: &mut [f32],
+    ostride: usize,
+    prefetch: bool,
 ) {
     // The rows after `r..r + n`, to prefetch while computing those.
-    let next =
-        |r: usize, n: usize| &w[((r + n) * row_bytes).min(w.len())..((r + 2 * n) * row_bytes).min(w.len())];
+    let next = |r: usize, n: usize| match prefetch {
+        true => &w[((r + n) * row_bytes).min(w.len())..((r + 2 * n) * row_bytes).min(w.len())],
+        false => &[],
+    };
     let mut r = 0;
     while r + 2 * RP <= rm {
         let (rows, o) = (&w[r * row_bytes..], &mut out[r..]);
-        group::<KIND, BW, RP, T>(rows, row_bytes, 2 * RP, act, o, rm, next(r, 2 * RP));
+        group::<KIND, BW, RP, T>(rows, row_bytes, 2 * RP, act, o, ostride, next(r, 2 * RP));
         r += 2 * RP;
     }
     while r < rm {
         let n = (rm - r).min(2);
         let (rows, o) = (&w[r * row_bytes..], &mut out[r..]);
-        group::<KIND, BW, 1, T>(rows, row_bytes, n, act, o, rm, &[]);
+        group::<KIND, BW, 1, T>(rows, row_bytes, n, act, o, ostride, &[]);
         r += n;
     }
 }
 
-/// A [`crate::dot::TileFn`] shape `(rm, rn)` with `1 <= rn <= 8` and any
-/// `rm`: `out[j * rm + i] = w_i · x_j`.
+/// Most bytes of prepared activations a panel call lays out at once
+/// (about a quarter of a Zen 4 or Ice Lake L2): a prompt's tokens are
+/// prepared in runs of this size, each run then swept by every chunk of rows.
+const PREPARED_BYTES: usize = 256 << 10;
+
+/// Bytes of weight rows a prompt's chunk of rows spans: they stay in L1
+/// while every group of the run's tokens goes by.
+const CHUNK_BYTES: usize = 16 << 10;
+
+/// Most groups of tokens in one run.
+const MAX_GROUPS: usize = 32;
+
+/// A [`crate::dot::TileFn`] for any shape: `out[j * rm + i] = w_i · x_j`.
+///
+/// Up to eight tokens (a decode step) are one group that streams every
+/// row once, prefetching ahead. More tokens (a prompt) are split into runs
+/// whose groups of up to eight (none of a single token unless there is only
+/// one) are prepared once; the rows then go by in L1-sized chunks, each
+/// against every group of the run, and results land in `out` directly.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -267,8 +288,8 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
     rn: usize,
     out: &mut [f32],
 ) {
-    assert!(out.len() >= rm * rn && (1..=PANEL_TOKENS).contains(&rn) && row_bytes.is_multiple_of(BW));
-    if rm == 0 {
+    assert!(out.len() >= rm * rn && row_bytes.is_multiple_of(BW) && row_bytes > 0);
+    if rm == 0 || rn == 0 {
         return;
     }
     let nb = row_bytes / BW;
@@ -278,15 +299,62 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
         static ACT: std::cell::RefCell<Vec<__m512i>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     ACT.with_borrow_mut(|act| {
-        prepare::<KIND>(x, act_row, rn, nb, act);
-        panel_rows_for::<KIND, BW>(w, row_bytes, rm, rn, act, out);
+        act.clear();
+        if rn <= PANEL_TOKENS {
+            prepare::<KIND>(x, act_row, rn, nb, act);
+            panel_rows_for::<KIND, BW>(w, row_bytes, rm, rn, act, out, rm, true);
+            return;
+        }
+        // A prepared token takes about `2 · nb` registers.
+        let per_run = (PREPARED_BYTES / (2 * nb * size_of::<__m512i>()) / PANEL_TOKENS).clamp(1, MAX_GROUPS)
+            * PANEL_TOKENS;
+        let chunk = match CHUNK_BYTES / row_bytes {
+            c if c >= 32 => c / 16 * 16,
+            c => c.max(4),
+        };
+        let mut t0 = 0;
+        while t0 < rn {
+            let tn = (rn - t0).min(per_run);
+            let per = tn.div_ceil(tn.div_ceil(PANEL_TOKENS));
+            // (first token, tokens, first prepared register) of each group.
+            let mut groups = [(0, 0, 0); MAX_GROUPS];
+            let mut ng = 0;
+            act.clear();
+            let mut t = 0;
+            while t < tn {
+                let n = per.min(tn - t);
+                groups[ng] = (t0 + t, n, act.len());
+                prepare::<KIND>(&x[(t0 + t) * act_row..], act_row, n, nb, act);
+                ng += 1;
+                t += n;
+            }
+            let mut r = 0;
+            while r < rm {
+                let nr = chunk.min(rm - r);
+                for (g, &(t, n, a)) in groups[..ng].iter().enumerate() {
+                    let o = &mut out[t * rm + r..];
+                    panel_rows_for::<KIND, BW>(
+                        &w[r * row_bytes..],
+                        row_bytes,
+                        nr,
+                        n,
+                        &act[a..],
+                        o,
+                        rm,
+                        g == 0,
+                    );
+                }
+                r += nr;
+            }
+            t0 += tn;
+        }
     });
 }
 
-/// [`panel`]'s row loop for `rn` tokens, with the register budget each
-/// count allows.
+/// [`rows`] for `rn` tokens, with the register budget each count allows.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn panel_rows_for<const KIND: u8, const BW: usize>(
     w: &[u8],
     row_bytes: usize,
@@ -294,17 +362,20 @@ fn panel_rows_for<const KIND: u8, const BW: usize>(
     rn: usize,
     act: &[__m512i],
     out: &mut [f32],
+    ostride: usize,
+    prefetch: bool,
 ) {
     // About sixteen accumulators (with the row pair's bytes and scales,
     // and each token's product, conversion and sum in flight).
+    let (o, p) = (ostride, prefetch);
     match rn {
-        1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, act, out),
-        2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, act, out),
-        3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, act, out),
-        4 => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, act, out),
-        5 => rows::<KIND, BW, 3, 5>(w, row_bytes, rm, act, out),
-        6 => rows::<KIND, BW, 3, 6>(w, row_bytes, rm, act, out),
-        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, rm, act, out),
-        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, rm, act, out),
+        1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, act, out, o, p),
+        2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, act, out, o, p),
+        3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, act, out, o, p),
+        4 => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, act, out, o, p),
+        5 => rows::<KIND, BW, 3, 5>(w, row_bytes, rm, act, out, o, p),
+        6 => rows::<KIND, BW, 3, 6>(w, row_bytes, rm, act, out, o, p),
+        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, rm, act, out, o, p),
+        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, rm, act, out, o, p),
     }
 }
