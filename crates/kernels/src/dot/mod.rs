@@ -73,10 +73,10 @@ impl VecDotType {
                 }
             }
             VecDotType::Q8_0 => {
-                quantize_row_q8_0(x, out);
+                crate::simd::quantize_row_q8_0(x, out);
             }
             VecDotType::Q8K => {
-                quantize_row_q8_k(x, out);
+                crate::simd::quantize_row_q8_k(x, out);
             }
         }
     }

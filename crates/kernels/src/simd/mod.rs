@@ -21,6 +21,8 @@ mod x86_avx512;
 mod x86_avx512_kquants;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512_panel;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512_quantize;
 
 use gguf::GgmlType;
 
@@ -186,6 +188,34 @@ pub fn k_panel_for(ty: GgmlType, path: crate::dot::DotPath) -> Option<TileFn> {
     }
     let _ = (ty, path);
     None
+}
+
+/// Whether the activation quantizers have an AVX-512 form here.
+#[cfg(target_arch = "x86_64")]
+fn quantize_avx512() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+/// [`crate::dot::quantize_row_q8_0`], on AVX-512 where the CPU has it
+/// (same bytes).
+pub fn quantize_row_q8_0(x: &[f32], out: &mut [u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if quantize_avx512() {
+        // SAFETY: AVX-512F was detected just above.
+        return unsafe { x86_avx512_quantize::quantize_row_q8_0(x, out) };
+    }
+    crate::dot::quantize_row_q8_0(x, out)
+}
+
+/// [`crate::dot::quantize_row_q8_k`], on AVX-512 where the CPU has it
+/// (same bytes).
+pub fn quantize_row_q8_k(x: &[f32], out: &mut [u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if quantize_avx512() {
+        // SAFETY: AVX-512F was detected just above.
+        return unsafe { x86_avx512_quantize::quantize_row_q8_k(x, out) };
+    }
+    crate::dot::quantize_row_q8_k(x, out)
 }
 
 /// Asks the CPU to start loading `bytes` into its caches (one prefetch per
