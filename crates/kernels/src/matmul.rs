@@ -325,11 +325,6 @@ impl<'b> Dots<'b> {
     }
 }
 
-/// Rows of one K-quant panel call.
-const K_PANEL_ROWS: usize = 16;
-/// Most tokens of one K-quant panel call.
-const K_PANEL_TOKENS: usize = 64;
-
 /// Output rows `r0..r0 + nr` for tokens `t0..t0 + n_tok` of the batch
 /// (activations from `act`), handing each `(token - t0, row - r0, value)`
 /// to `put`: runs of tokens on the same path go through that path's
@@ -347,8 +342,6 @@ fn k_panel_rows(
     nr: usize,
     mut put: impl FnMut(usize, usize, f32),
 ) {
-    let rb = w.row_bytes;
-    let mut buf = [0.0f32; K_PANEL_ROWS * K_PANEL_TOKENS];
     let mut t = 0;
     while t < n_tok {
         let p = f.path_at(t0 + t);
@@ -359,23 +352,9 @@ fn k_panel_rows(
         let a = &act[t * act_row..];
         match f.k_panels[p] {
             Some(panel) => {
-                let mut r = 0;
-                while r < nr {
-                    let rm = (nr - r).min(K_PANEL_ROWS);
-                    let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
-                    let mut s = 0;
-                    while s < e - t {
-                        let rn = (e - t - s).min(K_PANEL_TOKENS);
-                        panel(rows, rb, rm, &a[s * act_row..], act_row, rn, &mut buf[..rm * rn]);
-                        for j in 0..rn {
-                            for i in 0..rm {
-                                put(t + s + j, r + i, buf[j * rm + i]);
-                            }
-                        }
-                        s += rn;
-                    }
-                    r += rm;
-                }
+                tile_rows(w, panel, K_PANEL, a, act_row, e - t, r0, nr, |j, i, v| {
+                    put(t + j, i, v)
+                });
             }
             None => {
                 for r in 0..nr {
@@ -425,11 +404,15 @@ fn rows_kernel_strided(
             panel: Some(panel), ..
         }) if outs.len() > 1 => {
             let n_tok = outs.len();
-            panel_rows(w, panel, act, act_row, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
+            tile_rows(w, panel, PANEL, act, act_row, n_tok, r0, nr, |t, r, v| {
+                outs[t][r] = v
+            });
         }
         Some(Dots { tile: Some(tile), .. }) if outs.len() > 1 || w.ty != GgmlType::Q8_0 => {
             let n_tok = outs.len();
-            tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| outs[t][r] = v);
+            tile_rows(w, tile, TILE, act, act_row, n_tok, r0, nr, |t, r, v| {
+                outs[t][r] = v
+            });
         }
         Some(f) if outs.len() > 1 && f.k_panels.iter().any(Option::is_some) => {
             let n_tok = outs.len();
@@ -452,14 +435,49 @@ fn rows_kernel_strided(
 /// How many weight rows ahead of the current one a matmul prefetches.
 const PREFETCH_ROWS: usize = 4;
 
-/// Output rows `r0..r0 + nr` for `n_tok` tokens through `tile`, handing
-/// each `(token, row - r0, value)` to `put`. Rows are the outer loop: a
-/// block of rows stays in L1 while the tokens' activations (a few hundred
-/// KiB at most) come from L2, so the weights are streamed from memory once.
+/// How [`tile_rows`] drives one kind of tile: its largest call (rows ×
+/// tokens) and how many rows after each chunk it prefetches.
+#[derive(Clone, Copy)]
+struct TileShape {
+    rows: usize,
+    tokens: usize,
+    ahead: usize,
+}
+
+/// The 4-row tiles (AVX2), four tokens at a time.
+const TILE: TileShape = TileShape {
+    rows: 4,
+    tokens: 4,
+    ahead: PREFETCH_ROWS,
+};
+
+/// The Q8_0-family panels for the few tokens of a decode step (at most
+/// [`SMALL_BATCH`]): long chunks of rows (the panel prefetches within
+/// them), every token at once.
+const PANEL: TileShape = TileShape {
+    rows: 256,
+    tokens: SMALL_BATCH,
+    ahead: 8,
+};
+
+/// The K-quant panels: sixteen rows (one per lane) against up to 64 tokens.
+const K_PANEL: TileShape = TileShape {
+    rows: 16,
+    tokens: 64,
+    ahead: 0,
+};
+
+/// Output rows `r0..r0 + nr` for `n_tok` tokens through `tile`, in calls
+/// of at most `shape`, handing each `(token, row - r0, value)` to `put`.
+/// Rows are the outer loop: a chunk of rows stays in L1 while the tokens'
+/// activations (a few hundred KiB at most) come from L2, so the weights
+/// are streamed from memory once; the first rows of the next chunk are
+/// prefetched meanwhile.
 #[allow(clippy::too_many_arguments)]
-fn tiled_rows(
+fn tile_rows(
     w: &Matrix<'_>,
     tile: TileFn,
+    shape: TileShape,
     act: &[u8],
     act_row: usize,
     n_tok: usize,
@@ -468,64 +486,33 @@ fn tiled_rows(
     mut put: impl FnMut(usize, usize, f32),
 ) {
     let rb = w.row_bytes;
-    let mut buf = [0.0f32; 32];
+    let mut buf = [0.0f32; 2048];
     let mut r = 0;
     while r < nr {
-        let left = nr - r;
-        let rm = left.min(4);
+        let rm = (nr - r).min(shape.rows);
         let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
-        if r + rm + PREFETCH_ROWS <= nr {
-            crate::simd::prefetch(&w.data[(r0 + r + rm) * rb..(r0 + r + rm + PREFETCH_ROWS) * rb]);
+        let ahead = (nr - r - rm).min(shape.ahead);
+        if ahead > 0 {
+            crate::simd::prefetch(&w.data[(r0 + r + rm) * rb..(r0 + r + rm + ahead) * rb]);
         }
         let mut t = 0;
         while t < n_tok {
-            let rn = (n_tok - t).min(4);
-            tile(rows, rb, rm, &act[t * act_row..], act_row, rn, &mut buf);
+            let rn = (n_tok - t).min(shape.tokens);
+            tile(
+                rows,
+                rb,
+                rm,
+                &act[t * act_row..],
+                act_row,
+                rn,
+                &mut buf[..rm * rn],
+            );
             for j in 0..rn {
                 for i in 0..rm {
                     put(t + j, r + i, buf[j * rm + i]);
                 }
             }
             t += rn;
-        }
-        r += rm;
-    }
-}
-
-/// Most weight rows of one panel call of [`panel_rows`].
-const PANEL_ROWS: usize = 256;
-
-/// [`tiled_rows`] through a panel kernel for the few tokens of a decode
-/// step (at most [`SMALL_BATCH`]): chunks of rows, each against every
-/// token; the first rows of the next chunk are prefetched, the panel
-/// prefetches the rest as it goes.
-#[allow(clippy::too_many_arguments)]
-fn panel_rows(
-    w: &Matrix<'_>,
-    panel: TileFn,
-    act: &[u8],
-    act_row: usize,
-    n_tok: usize,
-    r0: usize,
-    nr: usize,
-    mut put: impl FnMut(usize, usize, f32),
-) {
-    debug_assert!(n_tok <= SMALL_BATCH);
-    let rb = w.row_bytes;
-    let mut buf = [0.0f32; PANEL_ROWS * SMALL_BATCH];
-    let mut r = 0;
-    while r < nr {
-        let rm = (nr - r).min(PANEL_ROWS);
-        let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
-        let ahead = (nr - r - rm).min(8);
-        if ahead > 0 {
-            crate::simd::prefetch(&w.data[(r0 + r + rm) * rb..(r0 + r + rm + ahead) * rb]);
-        }
-        panel(rows, rb, rm, act, act_row, n_tok, &mut buf[..rm * n_tok]);
-        for j in 0..n_tok {
-            for i in 0..rm {
-                put(j, r + i, buf[j * rm + i]);
-            }
         }
         r += rm;
     }
@@ -574,7 +561,7 @@ fn rows_kernel(
         // faster row by row (`tile_speed`: tiles 0.75-0.95x there, 1.1-1.25x
         // for Q5_0, 1.5-2.2x for four tokens of either).
         Some(Dots { tile: Some(tile), .. }) if n_tok > 1 || w.ty != GgmlType::Q8_0 => {
-            tiled_rows(w, tile, act, act_row, n_tok, r0, nr, |t, r, v| {
+            tile_rows(w, tile, TILE, act, act_row, n_tok, r0, nr, |t, r, v| {
                 out[t * nr + r] = v
             });
         }
