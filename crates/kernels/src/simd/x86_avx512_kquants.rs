@@ -203,6 +203,75 @@ fn pair_bytes(v: __m512i) -> __m512i {
     _mm512_and_si512(_mm512_or_si512(v, _mm512_slli_epi32::<8>(v)), splat(0x00ff_00ff))
 }
 
+/// The loops every K-quant panel shares: rows `0..rm` (`row_bytes` apart
+/// in `w`, super-blocks of `block_bytes`) against `rn` tokens (`act_row`
+/// bytes apart in `x`) into `out[t * rm + r]`, sixteen rows at a time
+/// against up to [`CHUNK`] tokens. Per super-block, `decode` lays out the
+/// sixteen rows in `rows`; per token, `token` adds that block to the
+/// token's accumulators `A`, which `finish` turns into the sixteen results.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn panel<R, A: Copy>(
+    w: &[u8],
+    row_bytes: usize,
+    block_bytes: usize,
+    rm: usize,
+    x: &[u8],
+    act_row: usize,
+    rn: usize,
+    out: &mut [f32],
+    mut rows: R,
+    zero: A,
+    decode: impl Fn(__m512i, &[*const u8; LANES], usize, &mut R),
+    token: impl Fn(&R, *const u8, A) -> A,
+    finish: impl Fn(A) -> __m512,
+) {
+    let nb = row_bytes / block_bytes;
+    if rm == 0 || rn == 0 {
+        return;
+    }
+    assert!(
+        row_bytes == nb * block_bytes
+            && w.len() >= rm * row_bytes
+            && x.len() >= (rn - 1) * act_row + nb * Q8_K_BYTES
+            && out.len() >= rn * rm
+    );
+    let mut acc = [zero; CHUNK];
+    for r0 in (0..rm).step_by(LANES) {
+        let lanes = (rm - r0).min(LANES);
+        let idx = row_offsets(row_bytes, lanes);
+        let ptrs = row_ptrs(&w[r0 * row_bytes..], row_bytes, lanes);
+        for t0 in (0..rn).step_by(CHUNK) {
+            let tn = (rn - t0).min(CHUNK);
+            acc[..tn].fill(zero);
+            for b in 0..nb {
+                // Rows `r0..r0 + lanes` (offsets clamped to them) hold `nb`
+                // super-blocks (asserted above).
+                decode(idx, &ptrs, b, &mut rows);
+                for (t, acc) in acc[..tn].iter_mut().enumerate() {
+                    // Super-block `b` of token `t0 + t` lies in `x` (asserted
+                    // above): no bounds check in the innermost loop.
+                    let xb = x.as_ptr().wrapping_add((t0 + t) * act_row + b * Q8_K_BYTES);
+                    *acc = token(&rows, xb, *acc);
+                }
+            }
+            for t in 0..tn {
+                let o = &mut out[(t0 + t) * rm + r0..][..lanes];
+                // SAFETY: `o` is `lanes` writable floats; the mask writes
+                // only those.
+                unsafe {
+                    _mm512_mask_storeu_ps(
+                        o.as_mut_ptr(),
+                        (1u32 << lanes).wrapping_sub(1) as u16,
+                        rows_in_order(finish(acc[t])),
+                    )
+                };
+            }
+        }
+    }
+}
+
 /// Q4_K rows `0..rm` (`row_bytes` apart in `w`) against `rn` tokens
 /// (`act_row` bytes apart in `x`) into `out[t * rm + r]`, as
 /// [`crate::dot::q4_k_q8_k`] (`GEMM` false) or
@@ -219,18 +288,8 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
     rn: usize,
     out: &mut [f32],
 ) {
-    let nb = row_bytes / 144;
-    if rm == 0 || rn == 0 {
-        return;
-    }
-    assert!(
-        row_bytes == nb * 144
-            && w.len() >= rm * row_bytes
-            && x.len() >= (rn - 1) * act_row + nb * Q8_K_BYTES
-            && out.len() >= rn * rm
-    );
     let zero = _mm512_setzero_si512();
-    let mut rows = Q4kRows {
+    let rows = Q4kRows {
         q: [[[zero; 8]; 2]; 4],
         sc: [zero; 8],
         mins: [zero; 4],
@@ -239,39 +298,31 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
         dw: _mm512_setzero_ps(),
         dmin: _mm512_setzero_ps(),
     };
-    let mut acc = [_mm512_setzero_ps(); CHUNK];
-    let mut acc_m = [_mm512_setzero_ps(); CHUNK];
-    for r0 in (0..rm).step_by(LANES) {
-        let lanes = (rm - r0).min(LANES);
-        let idx = row_offsets(row_bytes, lanes);
-        let ptrs = row_ptrs(&w[r0 * row_bytes..], row_bytes, lanes);
-        for t0 in (0..rn).step_by(CHUNK) {
-            let tn = (rn - t0).min(CHUNK);
-            acc[..tn].fill(_mm512_setzero_ps());
-            acc_m[..tn].fill(_mm512_setzero_ps());
-            for b in 0..nb {
-                // SAFETY: rows `r0..r0 + lanes` (offsets clamped to them)
-                // hold `nb` super-blocks (asserted above).
-                unsafe { q4_k_rows(idx, &ptrs, b, &mut rows) };
-                for t in 0..tn {
-                    // SAFETY: super-block `b` of token `t0 + t` lies in `x`
-                    // (asserted above).
-                    let xb = unsafe { x.as_ptr().add((t0 + t) * act_row + b * Q8_K_BYTES) };
-                    // SAFETY: `xb` is that whole block.
-                    let (a, am) = unsafe { q4_k_token::<GEMM>(&rows, xb, acc[t], acc_m[t]) };
-                    acc[t] = a;
-                    acc_m[t] = am;
-                }
-            }
-            for t in 0..tn {
-                let v = rows_in_order(_mm512_sub_ps(acc[t], acc_m[t]));
-                let o = &mut out[(t0 + t) * rm + r0..][..lanes];
-                // SAFETY: `o` is `lanes` writable floats; the mask writes
-                // only those.
-                unsafe { _mm512_mask_storeu_ps(o.as_mut_ptr(), (1u32 << lanes).wrapping_sub(1) as u16, v) };
-            }
-        }
-    }
+    let z = _mm512_setzero_ps();
+    // SAFETY: these closures go only to `panel`, which calls `decode` with
+    // the offsets and pointers of rows holding super-block `b` and `token`
+    // with a pointer to a whole activation block (it asserts the sizes).
+    let (decode, token) = unsafe {
+        (
+            |idx, ptrs: &_, b, r: &mut Q4kRows| q4_k_rows(idx, ptrs, b, r),
+            |r: &Q4kRows, xb, (a, am)| q4_k_token::<GEMM>(r, xb, a, am),
+        )
+    };
+    panel(
+        w,
+        row_bytes,
+        144,
+        rm,
+        x,
+        act_row,
+        rn,
+        out,
+        rows,
+        (z, z),
+        decode,
+        token,
+        |(a, am)| _mm512_sub_ps(a, am),
+    );
 }
 
 /// One token's super-block against sixteen decoded Q4_K rows: the float
@@ -425,55 +476,35 @@ pub(super) fn q6_k_tiled_panel(
     rn: usize,
     out: &mut [f32],
 ) {
-    let nb = row_bytes / 210;
-    if rm == 0 || rn == 0 {
-        return;
-    }
-    assert!(
-        row_bytes == nb * 210
-            && w.len() >= rm * row_bytes
-            && x.len() >= (rn - 1) * act_row + nb * Q8_K_BYTES
-            && out.len() >= rn * rm
-    );
     let zero = _mm512_setzero_si512();
-    let mut rows = Q6kRows {
+    let rows = Q6kRows {
         q: [[[zero; 8]; 4]; 2],
         sc: [zero; 16],
         sc_pairs: [zero; 8],
         dw: _mm512_setzero_ps(),
     };
-    let mut acc = [_mm512_setzero_ps(); CHUNK];
-    for r0 in (0..rm).step_by(LANES) {
-        let lanes = (rm - r0).min(LANES);
-        let idx = row_offsets(row_bytes, lanes);
-        let ptrs = row_ptrs(&w[r0 * row_bytes..], row_bytes, lanes);
-        for t0 in (0..rn).step_by(CHUNK) {
-            let tn = (rn - t0).min(CHUNK);
-            acc[..tn].fill(_mm512_setzero_ps());
-            for b in 0..nb {
-                // SAFETY: as in `q4_k_panel`.
-                unsafe { q6_k_rows(idx, &ptrs, b, &mut rows) };
-                for (t, acc) in acc[..tn].iter_mut().enumerate() {
-                    // SAFETY: super-block `b` of token `t0 + t` lies in `x`.
-                    unsafe {
-                        let xb = x.as_ptr().add((t0 + t) * act_row + b * Q8_K_BYTES);
-                        *acc = q6_k_token(&rows, xb, *acc);
-                    }
-                }
-            }
-            for t in 0..tn {
-                let o = &mut out[(t0 + t) * rm + r0..][..lanes];
-                // SAFETY: as in `q4_k_panel`.
-                unsafe {
-                    _mm512_mask_storeu_ps(
-                        o.as_mut_ptr(),
-                        (1u32 << lanes).wrapping_sub(1) as u16,
-                        rows_in_order(acc[t]),
-                    )
-                };
-            }
-        }
-    }
+    // SAFETY: as in `q4_k_panel`.
+    let (decode, token) = unsafe {
+        (
+            |idx, ptrs: &_, b, r: &mut Q6kRows| q6_k_rows(idx, ptrs, b, r),
+            |r: &Q6kRows, xb, acc| q6_k_token(r, xb, acc),
+        )
+    };
+    panel(
+        w,
+        row_bytes,
+        210,
+        rm,
+        x,
+        act_row,
+        rn,
+        out,
+        rows,
+        _mm512_setzero_ps(),
+        decode,
+        token,
+        |a| a,
+    );
 }
 
 /// One token's super-block against sixteen decoded Q6_K rows:
