@@ -149,8 +149,7 @@ pub fn matmul_batches(
     if threads > 1 && n_tok > SMALL_BATCH {
         // A prompt's activations: each thread quantizes a share (on one
         // thread this was several percent of prompt processing).
-        let chunk = n_tok.div_ceil(threads);
-        crate::pool::global(threads).for_each_chunk_mut(act, chunk * act_row, |i, a| convert(i * chunk, a));
+        crate::pool::global(threads).for_each_rows_mut(act, act_row, threads, convert);
     } else {
         convert(0, act);
     }

@@ -323,6 +323,20 @@ impl ThreadPool {
             f(i, piece);
         });
     }
+
+    /// Splits `data`, rows of `width` values, into `parts` runs of whole
+    /// rows (the last may be shorter) and runs `f(first_row, run)` for each
+    /// on the pool: rows of activations shared out between threads.
+    pub fn for_each_rows_mut<T: Send, F: Fn(usize, &mut [T]) + Sync>(
+        &self,
+        data: &mut [T],
+        width: usize,
+        parts: usize,
+        f: F,
+    ) {
+        let per = (data.len() / width.max(1)).div_ceil(parts.max(1)).max(1);
+        self.for_each_chunk_mut(data, per * width, |i, run| f(i * per, run));
+    }
 }
 
 /// A process-wide pool for callers that only carry a thread count (such as
@@ -369,6 +383,23 @@ impl Drop for ThreadPool {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn row_runs_are_whole_rows_that_know_their_first_row() {
+        let pool = ThreadPool::new(3).unwrap();
+        for (rows, width, parts) in [(10, 3, 3), (7, 4, 2), (1, 5, 3), (5, 1, 8), (0, 2, 2)] {
+            // Each value holds its own row index once `f` has run.
+            let mut data = vec![usize::MAX; rows * width];
+            pool.for_each_rows_mut(&mut data, width, parts, |first, run| {
+                assert_eq!(run.len() % width, 0, "a run of whole rows");
+                for (k, row) in run.chunks_exact_mut(width).enumerate() {
+                    row.fill(first + k);
+                }
+            });
+            let want: Vec<usize> = (0..rows * width).map(|i| i / width).collect();
+            assert_eq!(data, want, "{rows} rows of {width} in {parts} parts");
+        }
+    }
 
     #[test]
     fn every_task_runs_exactly_once_over_many_calls() {

@@ -151,8 +151,7 @@ fn par_rows(x: &mut [f32], width: usize, threads: usize, f: impl Fn(usize, &mut 
     if threads < 2 || x.len() < PAR_MIN_VALUES || n_rows < 2 {
         return f(0, x);
     }
-    let per = n_rows.div_ceil(threads);
-    kernels::pool::global(threads).for_each_chunk_mut(x, per * width, |i, rows| f(i * per, rows));
+    kernels::pool::global(threads).for_each_rows_mut(x, width, threads, f);
 }
 
 /// RMS-normalises each `width`-wide row of `x[..n_rows * width]` in place.
