@@ -118,47 +118,17 @@ impl AttnWorkspace {
 /// keys (then values) in tiles widened to f32 once per tile, so each cached
 /// row is converted once per task rather than once per query. Sums follow
 /// llama.cpp's lanes (`lanes`, see [`attend_block`]).
-#[allow(clippy::too_many_arguments)]
-fn attention_seq(
-    c: &Config,
-    il: usize,
-    cache: &KvCache,
-    q: &[f32],
-    n_tok: usize,
-    pos0: usize,
-    kq_scale: f32,
-    window: Option<usize>,
-    lanes: usize,
-    ws: &AttnWorkspace,
-    out: &mut [f32],
-    threads: usize,
-) {
+fn attention_seq(l: Layer<'_>, qs: Queries<'_>, ws: &AttnWorkspace, out: &mut [f32], threads: usize) {
+    let c = l.c;
     let row_out = c.n_head * c.head_dim_v;
     let tokens = ws.tokens;
     kernels::pool::global(threads).for_each_chunk_mut(
-        &mut out[..n_tok * row_out],
+        &mut out[..qs.nt * row_out],
         tokens * row_out,
         |task, o| {
-            let mut slot = ws.slot(task);
             let t0 = task * tokens;
             let nt = o.len() / row_out;
-            for kvh in 0..c.n_head_kv {
-                attend_block(
-                    c,
-                    il,
-                    cache,
-                    q,
-                    t0,
-                    nt,
-                    pos0,
-                    kq_scale,
-                    window,
-                    lanes,
-                    Heads::all(c, kvh),
-                    &mut slot,
-                    o,
-                );
-            }
+            attend_all_heads(l, Queries { t0, nt, ..qs }, &mut ws.slot(task), o);
         },
     );
 }
@@ -180,34 +150,19 @@ pub(crate) fn attention(
     threads: usize,
 ) {
     let row_out = c.n_head * c.head_dim_v;
-    // llama.cpp's path depends on the tokens of the batch: each segment is
-    // computed as llama.cpp computes a batch of its size.
-    let lanes = |n: usize| if n > 1 { BATCH_LANES } else { SINGLE_LANES };
+    let l = Layer {
+        c,
+        il,
+        kq_scale,
+        window,
+    };
     if segs.len() > 1 && segs.iter().all(|g| g.tokens.len() == 1) {
         kernels::pool::global(threads).for_each_chunk_mut(
             &mut out[..segs.len() * row_out],
             row_out,
             |t, o| {
-                let g = &segs[t];
-                let mut slot = ws.slot(t);
                 let qt = &q[t * c.q_dim()..(t + 1) * c.q_dim()];
-                for kvh in 0..c.n_head_kv {
-                    attend_block(
-                        c,
-                        il,
-                        g.cache,
-                        qt,
-                        0,
-                        1,
-                        g.pos0,
-                        kq_scale,
-                        window,
-                        SINGLE_LANES,
-                        Heads::all(c, kvh),
-                        &mut slot,
-                        o,
-                    );
-                }
+                attend_all_heads(l, Queries::lone(&segs[t], qt), &mut ws.slot(t), o);
             },
         );
         return;
@@ -229,21 +184,7 @@ pub(crate) fn attention(
                         n: o.len() / c.head_dim_v,
                         out_head: first,
                     };
-                    attend_block(
-                        c,
-                        il,
-                        g.cache,
-                        q,
-                        0,
-                        1,
-                        g.pos0,
-                        kq_scale,
-                        window,
-                        SINGLE_LANES,
-                        heads,
-                        &mut ws.slot(task),
-                        o,
-                    );
+                    attend_block(l, Queries::lone(g, q), heads, &mut ws.slot(task), o);
                 },
             );
             return;
@@ -251,22 +192,62 @@ pub(crate) fn attention(
     }
     let mut row = 0;
     for g in segs {
-        let n = g.tokens.len();
-        attention_seq(
-            c,
-            il,
-            g.cache,
-            &q[row * c.q_dim()..],
-            n,
-            g.pos0,
-            kq_scale,
-            window,
-            lanes(n),
-            ws,
-            &mut out[row * row_out..],
-            threads,
-        );
-        row += n;
+        let nt = g.tokens.len();
+        // llama.cpp's path depends on the tokens of the batch: each
+        // segment is computed as llama.cpp computes a batch of its size.
+        let lanes = if nt > 1 { BATCH_LANES } else { SINGLE_LANES };
+        let qs = Queries {
+            cache: g.cache,
+            q: &q[row * c.q_dim()..],
+            t0: 0,
+            nt,
+            pos0: g.pos0,
+            lanes,
+        };
+        attention_seq(l, qs, ws, &mut out[row * row_out..], threads);
+        row += nt;
+    }
+}
+
+/// What every attention call of one layer shares.
+#[derive(Clone, Copy)]
+struct Layer<'a> {
+    c: &'a Config,
+    il: usize,
+    kq_scale: f32,
+    window: Option<usize>,
+}
+
+/// Tokens `t0..t0 + nt` of one sequence (queries from `q`, the first at
+/// position `pos0`) against its cache, summed in `lanes` accumulators.
+#[derive(Clone, Copy)]
+struct Queries<'a> {
+    cache: &'a KvCache,
+    q: &'a [f32],
+    t0: usize,
+    nt: usize,
+    pos0: usize,
+    lanes: usize,
+}
+
+impl<'a> Queries<'a> {
+    /// The one token of segment `g` (a decode step), queries from `q`.
+    fn lone(g: &'a Segment<'_>, q: &'a [f32]) -> Queries<'a> {
+        Queries {
+            cache: g.cache,
+            q,
+            t0: 0,
+            nt: 1,
+            pos0: g.pos0,
+            lanes: SINGLE_LANES,
+        }
+    }
+}
+
+/// [`attend_block`] for every query head, one KV head's group at a time.
+fn attend_all_heads(l: Layer<'_>, qs: Queries<'_>, slot: &mut AttnSlot, o: &mut [f32]) {
+    for kvh in 0..l.c.n_head_kv {
+        attend_block(l, qs, Heads::all(l.c, kvh), slot, o);
     }
 }
 
@@ -318,22 +299,21 @@ fn decode_heads_per_task(c: &Config, n_tok: usize, threads: usize) -> usize {
 /// a step of several tokens, 64 for one: see [`BATCH_LANES`]); the softmax
 /// is [`ops::softmax_from`]. Products of f16 values are exact in f32, so
 /// these sums equal llama.cpp's FMAs.
-#[allow(clippy::too_many_arguments)]
-fn attend_block(
-    c: &Config,
-    il: usize,
-    cache: &KvCache,
-    q: &[f32],
-    t0: usize,
-    nt: usize,
-    pos0: usize,
-    kq_scale: f32,
-    window: Option<usize>,
-    lanes: usize,
-    heads: Heads,
-    slot: &mut AttnSlot,
-    o: &mut [f32],
-) {
+fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot, o: &mut [f32]) {
+    let Layer {
+        c,
+        il,
+        kq_scale,
+        window,
+    } = l;
+    let Queries {
+        cache,
+        q,
+        t0,
+        nt,
+        pos0,
+        lanes,
+    } = qs;
     let (hk, hv) = (c.head_dim_k, c.head_dim_v);
     let Heads {
         kvh,
@@ -617,6 +597,37 @@ mod tests {
         }
     }
 
+    /// [`attention_seq`] of layer 1 for `n_tok` tokens from `pos0`, on 2 threads.
+    #[allow(clippy::too_many_arguments)]
+    fn seq(
+        c: &Config,
+        cache: &KvCache,
+        q: &[f32],
+        n_tok: usize,
+        pos0: usize,
+        kq_scale: f32,
+        window: Option<usize>,
+        lanes: usize,
+        ws: &AttnWorkspace,
+        out: &mut [f32],
+    ) {
+        let l = Layer {
+            c,
+            il: 1,
+            kq_scale,
+            window,
+        };
+        let qs = Queries {
+            cache,
+            q,
+            t0: 0,
+            nt: n_tok,
+            pos0,
+            lanes,
+        };
+        attention_seq(l, qs, ws, out, 2);
+    }
+
     #[test]
     fn tiled_parallel_attention_equals_reference() {
         for (n_head, n_head_kv, hk, hv) in [(6, 2, 40, 24), (4, 4, 16, 16), (8, 1, 33, 17)] {
@@ -643,9 +654,7 @@ mod tests {
                     }
                     let mut got = vec![f32::NAN; n_tok * n_head * hv];
                     let mut want = vec![0.0f32; n_tok * n_head * hv];
-                    attention_seq(
-                        &c, 1, &cache, &q, n_tok, pos0, 0.3, window, lanes, &ws, &mut got, 2,
-                    );
+                    seq(&c, &cache, &q, n_tok, pos0, 0.3, window, lanes, &ws, &mut got);
                     reference(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, lanes, &mut want);
                     assert_eq!(
                         got, want,
@@ -672,9 +681,8 @@ mod tests {
             let q = values(n_tok * c.q_dim(), 5 + n_tok as u32);
             let mut got = vec![f32::NAN; n_tok * 4 * 256];
             let mut want = vec![0.0f32; n_tok * 4 * 256];
-            attention_seq(
+            seq(
                 &c,
-                1,
                 &cache,
                 &q,
                 n_tok,
@@ -684,7 +692,6 @@ mod tests {
                 BATCH_LANES,
                 &ws,
                 &mut got,
-                2,
             );
             reference(
                 &c,
