@@ -195,7 +195,7 @@ proptest! {
     fn round_trip_random_unicode(s in "\\PC{0,40}") {
         for tok in [gemma(), deepseek()] {
             let ids = tok.encode(&s, false, false);
-            prop_assert_eq!(tok.decode(&ids).expect("decode"), round_tripped(&tok, &s));
+            prop_assert_eq!(tok.decode(&ids).expect("decode"), round_tripped(tok, &s));
         }
     }
 
@@ -203,7 +203,7 @@ proptest! {
     fn round_trip_any_char(s in any::<String>()) {
         for tok in [gemma(), deepseek()] {
             let ids = tok.encode(&s, false, false);
-            prop_assert_eq!(tok.decode(&ids).expect("decode"), round_tripped(&tok, &s));
+            prop_assert_eq!(tok.decode(&ids).expect("decode"), round_tripped(tok, &s));
         }
     }
 
