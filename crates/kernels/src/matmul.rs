@@ -160,7 +160,16 @@ pub fn matmul_batches(
     if threads == 1 {
         rows_kernel(w, dot, act, act_row, 0, n_tok, 0, rows, out);
     } else if n_tok == 1 {
-        let chunk = rows.div_ceil(threads);
+        // A large matrix (an output head) in several tasks per thread,
+        // claimed as threads come free: a thread slowed by other load on
+        // the machine leaves its remaining share to the others instead of
+        // holding up the step.
+        let tasks = if rows >= SPLIT_FINE_ROWS {
+            8 * threads
+        } else {
+            threads
+        };
+        let chunk = rows.div_ceil(tasks);
         crate::pool::global(threads).for_each_chunk_mut(out, chunk, |i, o| {
             rows_kernel(w, dot, act, act_row, 0, 1, i * chunk, o.len(), o)
         });
@@ -364,6 +373,9 @@ fn k_panel_rows(
         t = e;
     }
 }
+
+/// Rows from which a lone token's matmul takes several tasks per thread.
+const SPLIT_FINE_ROWS: usize = 16 << 10;
 
 /// Most tokens for which a matmul splits weight rows (not tokens) between threads.
 const SMALL_BATCH: usize = 8;
