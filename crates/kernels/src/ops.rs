@@ -346,31 +346,79 @@ pub enum RopeStyle {
 /// repeated multiplication in f32 as ggml's `rope_yarn` cache does (no YaRN
 /// extrapolation: `ext_factor = 0`).
 pub fn rope(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f32, style: RopeStyle) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the running CPU has FMA, checked just above.
-        return unsafe { rope_fma(head, pos, n_rot, base, freq_scale, style) };
-    }
-    rope_portable(head, pos, n_rot, base, freq_scale, style);
+    let mut angles = RopeAngles::default();
+    angles.set(pos, n_rot, base, freq_scale);
+    angles.apply(head, style);
 }
 
-/// [`rope_portable`] compiled with FMA (same results, one instruction per `mul_add`).
+/// Most rotated pairs of a head [`RopeAngles`] holds.
+pub const ROPE_MAX_PAIRS: usize = 256;
+
+/// The cosines and sines of one position's angles (see [`rope`]): computed
+/// once per token and applied to each of its heads, where computing them
+/// per head spent most of RoPE's time in `sincosf`.
+#[derive(Debug, Clone)]
+pub struct RopeAngles {
+    cos: [f32; ROPE_MAX_PAIRS],
+    sin: [f32; ROPE_MAX_PAIRS],
+    pairs: usize,
+}
+
+impl Default for RopeAngles {
+    fn default() -> Self {
+        RopeAngles {
+            cos: [0.0; ROPE_MAX_PAIRS],
+            sin: [0.0; ROPE_MAX_PAIRS],
+            pairs: 0,
+        }
+    }
+}
+
+impl RopeAngles {
+    /// The angles of position `pos` for the first `n_rot` dimensions
+    /// (`n_rot / 2` pairs, at most [`ROPE_MAX_PAIRS`]).
+    ///
+    /// # Panics
+    /// When `n_rot / 2` is over [`ROPE_MAX_PAIRS`] (the model loader
+    /// rejects such heads).
+    pub fn set(&mut self, pos: usize, n_rot: usize, base: f32, freq_scale: f32) {
+        let pairs = n_rot / 2;
+        assert!(pairs <= ROPE_MAX_PAIRS, "RoPE over {n_rot} dimensions");
+        let theta_scale = base.powf(-2.0 / n_rot as f32);
+        let mut theta = pos as f32;
+        for i in 0..pairs {
+            let t = freq_scale * theta;
+            (self.sin[i], self.cos[i]) = (t.sin(), t.cos());
+            theta *= theta_scale;
+        }
+        self.pairs = pairs;
+    }
+
+    /// Rotates the first `2 · pairs` dimensions of `head` by these angles.
+    pub fn apply(&self, head: &mut [f32], style: RopeStyle) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the running CPU has FMA, checked just above.
+            return unsafe { rotate_fma(head, self, style) };
+        }
+        rotate(head, self, style);
+    }
+}
+
+/// [`rotate`] compiled with FMA (same results, one instruction per `mul_add`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
-fn rope_fma(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f32, style: RopeStyle) {
-    rope_portable(head, pos, n_rot, base, freq_scale, style);
+fn rotate_fma(head: &mut [f32], angles: &RopeAngles, style: RopeStyle) {
+    rotate(head, angles, style);
 }
 
 #[inline(always)]
-fn rope_portable(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_scale: f32, style: RopeStyle) {
-    let theta_scale = base.powf(-2.0 / n_rot as f32);
-    let mut theta = pos as f32;
-    for i in 0..n_rot / 2 {
-        let t = freq_scale * theta;
-        let (sin, cos) = (t.sin(), t.cos());
+fn rotate(head: &mut [f32], angles: &RopeAngles, style: RopeStyle) {
+    let n = angles.pairs;
+    for (i, (&cos, &sin)) in angles.cos[..n].iter().zip(&angles.sin[..n]).enumerate() {
         let (a, b) = match style {
             RopeStyle::Normal => (2 * i, 2 * i + 1),
-            RopeStyle::Neox => (i, i + n_rot / 2),
+            RopeStyle::Neox => (i, i + n),
         };
         let (x0, x1) = (head[a], head[b]);
         // ggml's `rotate_pairs` as GCC contracts it (`-ffp-contract=fast`):
@@ -378,7 +426,6 @@ fn rope_portable(head: &mut [f32], pos: usize, n_rot: usize, base: f32, freq_sca
         // `x0` (checked bit for bit against llama.cpp's tensors).
         head[a] = x0.mul_add(cos, -(x1 * sin));
         head[b] = x0.mul_add(sin, x1 * cos);
-        theta *= theta_scale;
     }
 }
 

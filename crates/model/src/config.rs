@@ -135,10 +135,13 @@ impl Config {
                 key: key("attention.layer_norm_rms_epsilon"),
             })?;
         let n_rot = get_usize(md, &key("rope.dimension_count"))?.unwrap_or(head_dim_k);
-        if n_rot > head_dim_k || n_rot % 2 != 0 || head_dim_k == 0 {
+        let max_rot = 2 * kernels::ops::ROPE_MAX_PAIRS;
+        if n_rot > head_dim_k || n_rot % 2 != 0 || head_dim_k == 0 || n_rot > max_rot {
             return Err(ModelError::BadKey {
                 key: key("rope.dimension_count"),
-                reason: format!("{n_rot} must be even and at most the head size {head_dim_k}"),
+                reason: format!(
+                    "{n_rot} must be even, at most the head size {head_dim_k} and at most {max_rot}"
+                ),
             });
         }
         // The widths of all heads together (`q_dim()`...) must not overflow:

@@ -133,3 +133,26 @@ fn missing_output_weight_means_tied_embeddings() {
     let model = Model::load(&file).unwrap();
     assert_eq!(model.weights().output.rows, N_VOCAB as usize);
 }
+
+#[test]
+fn rope_wider_than_the_kernels_take_is_named() {
+    // Heads of 1024 rotated in full: more pairs than RoPE's angle table.
+    let mut w = GgufWriter::new();
+    w.add_metadata("general.architecture", Value::String("llama".into()));
+    for (k, v) in [
+        ("block_count", 1u32),
+        ("embedding_length", 4096),
+        ("feed_forward_length", 64),
+        ("attention.head_count", 4),
+        ("attention.head_count_kv", 4),
+        ("context_length", 64),
+        ("rope.dimension_count", 1024),
+    ] {
+        w.add_metadata(format!("llama.{k}"), Value::U32(v));
+    }
+    w.add_metadata("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5));
+    let file = GgufFile::from_bytes(w.to_bytes().unwrap()).unwrap();
+    let err = Model::load(&file).unwrap_err();
+    assert!(err.to_string().contains("llama.rope.dimension_count"), "{err}");
+    assert!(err.to_string().contains("at most 512"), "{err}");
+}

@@ -211,9 +211,11 @@ pub(crate) fn rope_rows(
             .flat_map(|g| (0..g.tokens.len()).map(move |t| g.pos0 + t))
     };
     par_rows(&mut x[..n_tok * width], width, threads, |first, rows| {
+        let mut angles = ops::RopeAngles::default();
         for (row, pos) in rows.chunks_exact_mut(width).zip(positions().skip(first)) {
+            angles.set(pos, c.n_rot, base, freq_scale);
             for head in row.chunks_exact_mut(hd) {
-                ops::rope(head, pos, c.n_rot, base, freq_scale, c.rope_style);
+                angles.apply(head, c.rope_style);
             }
         }
     });
