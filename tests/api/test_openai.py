@@ -118,9 +118,9 @@ def test_bad_requests_get_4xx_and_the_server_goes_on(client, gemma):
 
 
 @pytest.mark.xfail(
-    reason="issue #8 acceptance not met yet: four requests take about 1.8-2x one on 2 cores "
-    "(the output matrix still costs ~1.6x one token's work for four); the figure is recorded "
-    "either way",
+    reason="issue #8 acceptance not met yet: four requests take about 1.5-2.05x one on 2 cores "
+    "(each step's extra tokens still cost their dot products, whose order follows llama.cpp's); "
+    "the figure is recorded either way",
     strict=False,
 )
 def test_concurrent_requests_share_the_steps(client):
