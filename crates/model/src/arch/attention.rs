@@ -531,19 +531,22 @@ mod tests {
     /// The straightforward per-(token, head) loop, with llama.cpp's sums
     /// written out: `q·k` and `Σ p_j v_j` in `lanes` lane sums by KV cell,
     /// reduced pairwise.
-    #[allow(clippy::too_many_arguments)]
-    fn reference(
-        c: &Config,
-        il: usize,
-        cache: &KvCache,
-        q: &[f32],
-        n_tok: usize,
-        pos0: usize,
-        kq_scale: f32,
-        window: Option<usize>,
-        lanes: usize,
-        out: &mut [f32],
-    ) {
+    fn reference(l: Layer<'_>, qs: Queries<'_>, out: &mut [f32]) {
+        let Layer {
+            c,
+            il,
+            kq_scale,
+            window,
+        } = l;
+        let Queries {
+            cache,
+            q,
+            t0,
+            nt: n_tok,
+            pos0,
+            lanes,
+        } = qs;
+        assert_eq!(t0, 0, "the reference takes a sequence's tokens from its first");
         let lane_sum = |terms: &mut dyn Iterator<Item = (usize, f32)>| {
             let mut acc = vec![0.0f32; lanes];
             for (j, t) in terms {
@@ -597,35 +600,26 @@ mod tests {
         }
     }
 
-    /// [`attention_seq`] of layer 1 for `n_tok` tokens from `pos0`, on 2 threads.
-    #[allow(clippy::too_many_arguments)]
-    fn seq(
-        c: &Config,
-        cache: &KvCache,
-        q: &[f32],
-        n_tok: usize,
-        pos0: usize,
-        kq_scale: f32,
-        window: Option<usize>,
-        lanes: usize,
-        ws: &AttnWorkspace,
-        out: &mut [f32],
-    ) {
-        let l = Layer {
+    /// Layer 1 of `c` with scale `kq_scale`.
+    fn layer(c: &Config, kq_scale: f32, window: Option<usize>) -> Layer<'_> {
+        Layer {
             c,
             il: 1,
             kq_scale,
             window,
-        };
-        let qs = Queries {
+        }
+    }
+
+    /// `n_tok` tokens of one sequence from `pos0`.
+    fn queries<'a>(cache: &'a KvCache, q: &'a [f32], n_tok: usize, pos0: usize, lanes: usize) -> Queries<'a> {
+        Queries {
             cache,
             q,
             t0: 0,
             nt: n_tok,
             pos0,
             lanes,
-        };
-        attention_seq(l, qs, ws, out, 2);
+        }
     }
 
     #[test]
@@ -654,8 +648,9 @@ mod tests {
                     }
                     let mut got = vec![f32::NAN; n_tok * n_head * hv];
                     let mut want = vec![0.0f32; n_tok * n_head * hv];
-                    seq(&c, &cache, &q, n_tok, pos0, 0.3, window, lanes, &ws, &mut got);
-                    reference(&c, 1, &cache, &q, n_tok, pos0, 0.3, window, lanes, &mut want);
+                    let (l, qs) = (layer(&c, 0.3, window), queries(&cache, &q, n_tok, pos0, lanes));
+                    attention_seq(l, qs, &ws, &mut got, 2);
+                    reference(l, qs, &mut want);
                     assert_eq!(
                         got, want,
                         "heads {n_head}/{n_head_kv}, pos0 {pos0}, window {window:?}, lanes {lanes}"
@@ -681,30 +676,12 @@ mod tests {
             let q = values(n_tok * c.q_dim(), 5 + n_tok as u32);
             let mut got = vec![f32::NAN; n_tok * 4 * 256];
             let mut want = vec![0.0f32; n_tok * 4 * 256];
-            seq(
-                &c,
-                &cache,
-                &q,
-                n_tok,
-                pos0,
-                0.0625,
-                window,
-                BATCH_LANES,
-                &ws,
-                &mut got,
+            let (l, qs) = (
+                layer(&c, 0.0625, window),
+                queries(&cache, &q, n_tok, pos0, BATCH_LANES),
             );
-            reference(
-                &c,
-                1,
-                &cache,
-                &q,
-                n_tok,
-                pos0,
-                0.0625,
-                window,
-                BATCH_LANES,
-                &mut want,
-            );
+            attention_seq(l, qs, &ws, &mut got, 2);
+            reference(l, qs, &mut want);
             let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "pos0 {pos0}, {n_tok} tokens, window {window:?}");
         }
@@ -737,7 +714,8 @@ mod tests {
                         cache: &mut cache,
                     };
                     attention(&c, 1, &[seg], &q, 0.3, window, &ws, &mut got, threads);
-                    reference(&c, 1, &cache, &q, 1, pos0, 0.3, window, SINGLE_LANES, &mut want);
+                    let qs = queries(&cache, &q, 1, pos0, SINGLE_LANES);
+                    reference(layer(&c, 0.3, window), qs, &mut want);
                     let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
                     assert!(same, "heads {n_head}/{n_head_kv}, {threads} threads, pos0 {pos0}");
                 }
