@@ -76,6 +76,46 @@ pub fn gated(gate: &mut [f32], up: &[f32], act: fn(f32) -> f32) {
 /// crate converts eight or sixteen values per instruction), not one call
 /// per element.
 pub fn gated_gelu(gate: &mut [f32], up: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("f16c") {
+        // SAFETY: the running CPU has AVX-512F and F16C, checked just above.
+        return unsafe { gated_gelu_avx512(gate, up) };
+    }
+    gated_gelu_portable(gate, up);
+}
+
+/// [`gated_gelu`] sixteen elements at a time: the f16 rounding of the
+/// index (`vcvtps2ph`, ties to even, as `half` rounds), one gather from
+/// the table, the two bounds as masks; the tail through the portable loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+fn gated_gelu_avx512(gate: &mut [f32], up: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = gate.len().min(up.len());
+    let (gate, up) = (&mut gate[..n], &up[..n]);
+    let table = gelu_table();
+    assert_eq!(table.len(), 1 << 16);
+    let (lo, hi) = (_mm512_set1_ps(-10.0), _mm512_set1_ps(10.0));
+    let body = n - n % 16;
+    for (g, u) in gate[..body].chunks_exact_mut(16).zip(up[..body].chunks_exact(16)) {
+        // SAFETY: `g` and `u` are 16 floats each; `loadu`/`storeu` need no
+        // alignment. Every gathered index is an f16 bit pattern, below
+        // 65536, the table's length (asserted above).
+        unsafe {
+            let x = _mm512_loadu_ps(g.as_ptr());
+            let h = _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x);
+            let looked_up = _mm512_i32gather_ps::<4>(_mm512_cvtepu16_epi32(h), table.as_ptr().cast());
+            // NaN compares false both ways and is looked up, as in `gelu`.
+            let a = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, hi), looked_up, x);
+            let a = _mm512_maskz_mov_ps(!_mm512_cmp_ps_mask::<_CMP_LE_OQ>(x, lo), a);
+            _mm512_storeu_ps(g.as_mut_ptr(), _mm512_mul_ps(a, _mm512_loadu_ps(u.as_ptr())));
+        }
+    }
+    gated_gelu_portable(&mut gate[body..], &up[body..]);
+}
+
+/// The body of [`gated_gelu`], for any target.
+fn gated_gelu_portable(gate: &mut [f32], up: &[f32]) {
     const CHUNK: usize = 64;
     let table = gelu_table();
     let mut bits = [half::f16::ZERO; CHUNK];
