@@ -365,13 +365,6 @@ pub fn round_to_f16(x: &mut [f32]) {
     }
 }
 
-/// Widens f16 values into `out` (over the shorter length).
-pub fn f16_to_f32(src: &[half::f16], out: &mut [f32]) {
-    use half::slice::HalfFloatSliceExt;
-    let n = src.len().min(out.len());
-    src[..n].convert_to_f32_slice(&mut out[..n]);
-}
-
 /// How RoPE pairs the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RopeStyle {
@@ -549,6 +542,7 @@ mod tests {
 
     #[test]
     fn round_to_f16_matches_scalar_and_widen_is_exact() {
+        use crate::attn::widen;
         let mut x = values(200, 9);
         x.extend([0.0, -0.0, 1e-8, 65504.0, 70000.0, 1.0 / 3.0]);
         let want: Vec<f32> = x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
@@ -556,7 +550,7 @@ mod tests {
         assert_eq!(x, want);
         let h: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
         let mut w = vec![0.0f32; h.len()];
-        f16_to_f32(&h, &mut w);
+        widen(&h, &mut w);
         assert_eq!(w, want);
     }
 

@@ -437,7 +437,7 @@ fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot
         let j1 = (j0 + KV_TILE).min(hi + 1);
         for j in j0..j1 {
             let key = &cache.key(il, j)[kvh * hk..(kvh + 1) * hk];
-            ops::f16_to_f32(key, &mut kv[(j - j0) * hk..(j - j0 + 1) * hk]);
+            attn::widen(key, &mut kv[(j - j0) * hk..(j - j0 + 1) * hk]);
         }
         for r in 0..rows {
             let (a, b) = range(r);
@@ -462,7 +462,7 @@ fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot
         let j1 = (j0 + KV_TILE).min(hi + 1);
         for j in j0..j1 {
             let val = &cache.value(il, j)[kvh * hv..(kvh + 1) * hv];
-            ops::f16_to_f32(val, &mut kv[(j - j0) * hv..(j - j0 + 1) * hv]);
+            attn::widen(val, &mut kv[(j - j0) * hv..(j - j0 + 1) * hv]);
         }
         for r in 0..rows {
             let (a, b) = range(r);
