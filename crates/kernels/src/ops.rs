@@ -7,6 +7,39 @@
 /// (`ggml_float`), the scale is `1 / sqrt(mean + eps)` in f32.
 pub fn rms_norm(x: &mut [f32], weight: &[f32], eps: f32) {
     let sum: f64 = x.iter().map(|&v| f64::from(v * v)).sum();
+    scale_row(x, sum, weight, eps);
+}
+
+/// [`rms_norm`] of each `width`-long row of `x`, bit for bit the same.
+/// Each row's sum of squares is a chain of dependent f64 additions (in
+/// order, as ggml sums it); one row at a time, each addition waits for the
+/// last, so rows go eight at a time with their chains interleaved.
+pub fn rms_norm_rows(x: &mut [f32], width: usize, weight: &[f32], eps: f32) {
+    const R: usize = 8;
+    if width == 0 {
+        return;
+    }
+    let mut groups = x.chunks_exact_mut(R * width);
+    for g in groups.by_ref() {
+        let mut sum = [0.0f64; R];
+        for i in 0..width {
+            for (r, s) in sum.iter_mut().enumerate() {
+                let v = g[r * width + i];
+                *s += f64::from(v * v);
+            }
+        }
+        for (row, s) in g.chunks_exact_mut(width).zip(sum) {
+            scale_row(row, s, weight, eps);
+        }
+    }
+    for row in groups.into_remainder().chunks_exact_mut(width) {
+        rms_norm(row, weight, eps);
+    }
+}
+
+/// The second half of [`rms_norm`], from the row's sum of squares.
+#[inline(always)]
+fn scale_row(x: &mut [f32], sum: f64, weight: &[f32], eps: f32) {
     let mean = (sum / x.len() as f64) as f32;
     let scale = 1.0 / (mean + eps).sqrt();
     for (v, &w) in x.iter_mut().zip(weight) {
@@ -552,6 +585,22 @@ mod tests {
         let mut w = vec![0.0f32; h.len()];
         widen(&h, &mut w);
         assert_eq!(w, want);
+    }
+
+    #[test]
+    fn rms_norm_rows_is_rms_norm_per_row() {
+        for (rows, width) in [(0, 5), (1, 7), (3, 640), (4, 256), (9, 33), (13, 1)] {
+            let x: Vec<f32> = values(rows * width, 5).iter().map(|v| v * 1e3).collect();
+            let w = values(width, 6);
+            let mut got = x.clone();
+            rms_norm_rows(&mut got, width, &w, 1e-6);
+            let mut want = x.clone();
+            for row in want.chunks_exact_mut(width) {
+                rms_norm(row, &w, 1e-6);
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{rows} rows of {width}");
+        }
     }
 
     #[test]

@@ -164,9 +164,7 @@ pub(crate) fn norm_rows(
     threads: usize,
 ) {
     par_rows(&mut x[..n_rows * width], width, threads, |_, rows| {
-        for row in rows.chunks_exact_mut(width) {
-            ops::rms_norm(row, weight, eps);
-        }
+        ops::rms_norm_rows(rows, width, weight, eps);
     });
 }
 
