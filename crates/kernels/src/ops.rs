@@ -21,10 +21,11 @@ pub fn rms_norm_rows(x: &mut [f32], width: usize, weight: &[f32], eps: f32) {
     }
     let mut groups = x.chunks_exact_mut(R * width);
     for g in groups.by_ref() {
+        let rows: [&[f32]; R] = std::array::from_fn(|r| &g[r * width..][..width]);
         let mut sum = [0.0f64; R];
         for i in 0..width {
-            for (r, s) in sum.iter_mut().enumerate() {
-                let v = g[r * width + i];
+            for (s, row) in sum.iter_mut().zip(&rows) {
+                let v = row[i];
                 *s += f64::from(v * v);
             }
         }
@@ -462,26 +463,43 @@ impl RopeAngles {
 
     /// Rotates the first `2 · pairs` dimensions of `head` by these angles.
     pub fn apply(&self, head: &mut [f32], style: RopeStyle) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the running CPU has FMA, checked just above.
-            return unsafe { rotate_fma(head, self, style) };
-        }
-        rotate(head, self, style);
+        rope_apply(head, self.cos(), self.sin(), style);
     }
+
+    /// The cosines of the angles, one per pair.
+    pub fn cos(&self) -> &[f32] {
+        &self.cos[..self.pairs]
+    }
+
+    /// The sines of the angles, one per pair.
+    pub fn sin(&self) -> &[f32] {
+        &self.sin[..self.pairs]
+    }
+}
+
+/// Rotates the first `2 · cos.len()` dimensions of `head` by the angles
+/// whose cosines and sines are given ([`RopeAngles::cos`] and `sin`, kept
+/// for every token of a step and shared by the layers of one base).
+pub fn rope_apply(head: &mut [f32], cos: &[f32], sin: &[f32], style: RopeStyle) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the running CPU has FMA, checked just above.
+        return unsafe { rotate_fma(head, cos, sin, style) };
+    }
+    rotate(head, cos, sin, style);
 }
 
 /// [`rotate`] compiled with FMA (same results, one instruction per `mul_add`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
-fn rotate_fma(head: &mut [f32], angles: &RopeAngles, style: RopeStyle) {
-    rotate(head, angles, style);
+fn rotate_fma(head: &mut [f32], cos: &[f32], sin: &[f32], style: RopeStyle) {
+    rotate(head, cos, sin, style);
 }
 
 #[inline(always)]
-fn rotate(head: &mut [f32], angles: &RopeAngles, style: RopeStyle) {
-    let n = angles.pairs;
-    for (i, (&cos, &sin)) in angles.cos[..n].iter().zip(&angles.sin[..n]).enumerate() {
+fn rotate(head: &mut [f32], cos: &[f32], sin: &[f32], style: RopeStyle) {
+    let n = cos.len().min(sin.len());
+    for (i, (&cos, &sin)) in cos[..n].iter().zip(&sin[..n]).enumerate() {
         let (a, b) = match style {
             RopeStyle::Normal => (2 * i, 2 * i + 1),
             RopeStyle::Neox => (i, i + n),

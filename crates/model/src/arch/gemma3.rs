@@ -66,8 +66,9 @@ fn attention_block(
         norm_rows(k, n_tok * c.n_head_kv, c.head_dim_k, kn, c.rms_eps, s.threads);
     }
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, q, segs, c.n_head, base, freq_scale, s.threads);
-    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale, s.threads);
+    let angles = s.rope.angles(c, segs, base, freq_scale, s.threads);
+    rope_rows(c, q, n_tok, c.n_head, angles, s.threads);
+    rope_rows(c, k, n_tok, c.n_head_kv, angles, s.threads);
     q[..n_tok * c.q_dim()].iter_mut().for_each(|v| *v *= c.attn_scale);
 
     store_kv(c, il, segs, k, v);

@@ -59,8 +59,9 @@ fn attention_block(
     project(&l.wv, l.bv.as_deref(), &s.xb, &s.seg_lens, v, &mut s.act, t);
 
     let (base, freq_scale) = c.rope_for_layer(il);
-    rope_rows(c, q, segs, c.n_head, base, freq_scale, s.threads);
-    rope_rows(c, k, segs, c.n_head_kv, base, freq_scale, s.threads);
+    let angles = s.rope.angles(c, segs, base, freq_scale, s.threads);
+    rope_rows(c, q, n_tok, c.n_head, angles, s.threads);
+    rope_rows(c, k, n_tok, c.n_head_kv, angles, s.threads);
 
     store_kv(c, il, segs, k, v);
     attention(c, il, segs, q, c.attn_scale, None, &s.scores, att, s.threads);

@@ -56,6 +56,8 @@ pub struct Scratch {
     /// Tokens of each non-empty segment of the current step: the batches
     /// whose sizes pick llama.cpp's kernels ([`kernels::matmul::matmul_batches`]).
     pub(crate) seg_lens: Vec<usize>,
+    /// The step's RoPE angles, shared by the layers.
+    pub(crate) rope: RopeCache,
 }
 
 impl Scratch {
@@ -90,6 +92,7 @@ impl Scratch {
             logits: vec![0.0; n_outputs * c.n_vocab],
             act: vec![0; act],
             seg_lens: Vec::with_capacity(n_batch),
+            rope: RopeCache::new(c, n_batch),
         }
     }
 
@@ -98,6 +101,7 @@ impl Scratch {
         self.seg_lens.clear();
         self.seg_lens
             .extend(segs.iter().map(|g| g.tokens.len()).filter(|&n| n > 0));
+        self.rope.clear();
     }
 
     /// Largest batch one forward step takes.
@@ -189,31 +193,131 @@ pub(crate) fn norm_rows_into(
     norm_rows(out, n_tok, width, weight, eps, threads);
 }
 
-/// Applies RoPE to every head of every token; a segment's token `t` is at
-/// its `pos0 + t`.
+/// The RoPE angles of one step's tokens for each (base, frequency scale)
+/// the model's layers use (Gemma 3: one for its local layers, one for its
+/// global ones), computed by the first layer that needs them and reused by
+/// the others and by both queries and keys: the `sincosf` calls were a
+/// percent of a prompt's time when every layer made its own.
+#[derive(Debug)]
+pub(crate) struct RopeCache {
+    /// Rotated pairs per head.
+    pairs: usize,
+    tables: Vec<RopeTable>,
+}
+
+/// One (base, frequency scale)'s angles, `[token][cos of each pair, sin
+/// of each pair]`.
+#[derive(Debug)]
+struct RopeTable {
+    base: f32,
+    freq_scale: f32,
+    filled: bool,
+    angles: Vec<f32>,
+}
+
+impl RopeCache {
+    /// Tables for every (base, frequency scale) of `c`'s layers, for
+    /// steps of up to `n_batch` tokens.
+    pub(crate) fn new(c: &Config, n_batch: usize) -> RopeCache {
+        let pairs = c.n_rot / 2;
+        let mut tables: Vec<RopeTable> = Vec::new();
+        for il in 0..c.n_layer {
+            let (base, freq_scale) = c.rope_for_layer(il);
+            if !tables
+                .iter()
+                .any(|t| t.base == base && t.freq_scale == freq_scale)
+            {
+                tables.push(RopeTable {
+                    base,
+                    freq_scale,
+                    filled: false,
+                    angles: vec![0.0; n_batch * 2 * pairs],
+                });
+            }
+        }
+        RopeCache { pairs, tables }
+    }
+
+    /// Forgets the angles of the last step.
+    pub(crate) fn clear(&mut self) {
+        self.tables.iter_mut().for_each(|t| t.filled = false);
+    }
+
+    /// The angles of this step's tokens (a segment's token `t` at its
+    /// `pos0 + t`) for `base` and `freq_scale`, `[token][cos…, sin…]`.
+    pub(crate) fn angles(
+        &mut self,
+        c: &Config,
+        segs: &[Segment<'_>],
+        base: f32,
+        freq_scale: f32,
+        threads: usize,
+    ) -> &[f32] {
+        let width = 2 * self.pairs;
+        let n_tok: usize = segs.iter().map(|g| g.tokens.len()).sum();
+        let i = match self
+            .tables
+            .iter()
+            .position(|t| t.base == base && t.freq_scale == freq_scale)
+        {
+            Some(i) => i,
+            None => {
+                self.tables.push(RopeTable {
+                    base,
+                    freq_scale,
+                    filled: false,
+                    angles: Vec::new(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        let t = &mut self.tables[i];
+        if t.angles.len() < n_tok * width {
+            t.angles.resize(n_tok * width, 0.0);
+        }
+        if !t.filled && width > 0 {
+            // Each batch row's position: its segment's `pos0` plus its index there.
+            let positions = || {
+                segs.iter()
+                    .flat_map(|g| (0..g.tokens.len()).map(move |t| g.pos0 + t))
+            };
+            par_rows(&mut t.angles[..n_tok * width], width, threads, |first, rows| {
+                let mut a = ops::RopeAngles::default();
+                for (row, pos) in rows.chunks_exact_mut(width).zip(positions().skip(first)) {
+                    a.set(pos, c.n_rot, base, freq_scale);
+                    let (cos, sin) = row.split_at_mut(width / 2);
+                    cos.copy_from_slice(a.cos());
+                    sin.copy_from_slice(a.sin());
+                }
+            });
+        }
+        t.filled = true;
+        &t.angles[..n_tok * width]
+    }
+}
+
+/// Applies RoPE to every head of each of the `n_tok` token rows of `x`,
+/// with the step's `angles` from [`RopeCache::angles`].
 pub(crate) fn rope_rows(
     c: &Config,
     x: &mut [f32],
-    segs: &[Segment<'_>],
+    n_tok: usize,
     n_heads: usize,
-    base: f32,
-    freq_scale: f32,
+    angles: &[f32],
     threads: usize,
 ) {
     let hd = c.head_dim_k;
     let width = n_heads * hd;
-    let n_tok: usize = segs.iter().map(|g| g.tokens.len()).sum();
-    // Each batch row's position: its segment's `pos0` plus its index there.
-    let positions = || {
-        segs.iter()
-            .flat_map(|g| (0..g.tokens.len()).map(move |t| g.pos0 + t))
-    };
+    let pairs = c.n_rot / 2;
+    if pairs == 0 || width == 0 {
+        return;
+    }
     par_rows(&mut x[..n_tok * width], width, threads, |first, rows| {
-        let mut angles = ops::RopeAngles::default();
-        for (row, pos) in rows.chunks_exact_mut(width).zip(positions().skip(first)) {
-            angles.set(pos, c.n_rot, base, freq_scale);
+        let rows = rows.chunks_exact_mut(width);
+        for (row, a) in rows.zip(angles[first * 2 * pairs..].chunks_exact(2 * pairs)) {
+            let (cos, sin) = a.split_at(pairs);
             for head in row.chunks_exact_mut(hd) {
-                angles.apply(head, c.rope_style);
+                ops::rope_apply(head, cos, sin, c.rope_style);
             }
         }
     });
@@ -325,7 +429,9 @@ mod tests {
         let up = values(x.len(), 3);
         let run = |threads: usize| {
             let mut r = x.clone();
-            rope_rows(&c, &mut r, &segs, c.n_head, 10000.0, 1.0, threads);
+            let mut cache = RopeCache::new(&c, 80);
+            let angles = cache.angles(&c, &segs, 10000.0, 1.0, threads);
+            rope_rows(&c, &mut r, 80, c.n_head, angles, threads);
             let mut n = x.clone();
             norm_rows(&mut n, 80, width, &weight, 1e-6, threads);
             let mut g = x.clone();
