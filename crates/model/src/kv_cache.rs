@@ -72,4 +72,18 @@ impl KvCache {
         let o = (il * self.n_ctx + pos) * self.v_dim;
         &self.v[o..o + self.v_dim]
     }
+
+    /// The keys of layer `il` at positions `first..=last`, one row of
+    /// [`dims`](Self::dims)`.0` after another.
+    pub fn keys(&self, il: usize, first: usize, last: usize) -> &[f16] {
+        let o = il * self.n_ctx * self.k_dim;
+        &self.k[o + first * self.k_dim..o + (last + 1) * self.k_dim]
+    }
+
+    /// The values of layer `il` at positions `first..=last`, one row of
+    /// [`dims`](Self::dims)`.1` after another.
+    pub fn values(&self, il: usize, first: usize, last: usize) -> &[f16] {
+        let o = il * self.n_ctx * self.v_dim;
+        &self.v[o + first * self.v_dim..o + (last + 1) * self.v_dim]
+    }
 }

@@ -4,7 +4,8 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
-use kernels::{attn, ops};
+use kernels::attn::{self, single};
+use kernels::ops;
 
 use super::Segment;
 use crate::config::Config;
@@ -15,7 +16,7 @@ use crate::kv_cache::KvCache;
 const BATCH_LANES: usize = 16;
 const SINGLE_LANES: usize = 64;
 
-/// Keys (or values, for one token) converted to f32 at a time in [`attention`].
+/// Keys converted to f32 at a time for a batch step in [`attention`].
 const KV_TILE: usize = 32;
 /// Values converted to f32 at a time for a batch step: each tile is
 /// walked by every token of the task, a block of columns at a time. A
@@ -77,7 +78,7 @@ impl AttnWorkspace {
                         0.0;
                         (KV_TILE * c.head_dim_k).max(V_TILE * c.head_dim_v.next_multiple_of(V_COLS))
                     ],
-                    lanes: vec![0.0; (rows * BATCH_LANES).max(group * SINGLE_LANES) * c.head_dim_v],
+                    lanes: vec![0.0; rows * BATCH_LANES * c.head_dim_v],
                 })
             })
             .collect();
@@ -298,7 +299,9 @@ fn decode_heads_per_task(c: &Config, n_tok: usize, threads: usize) -> usize {
 /// cells `j ≡ k (mod lanes)` in order, reduced pairwise at the end (16 for
 /// a step of several tokens, 64 for one: see [`BATCH_LANES`]); the softmax
 /// is [`ops::softmax_from`]. Products of f16 values are exact in f32, so
-/// these sums equal llama.cpp's FMAs.
+/// these sums equal llama.cpp's FMAs. A step of several tokens widens the
+/// cache to f32 a tile at a time (each row is then read by many queries);
+/// a single token's heads read it as f16 ([`single`]).
 fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot, o: &mut [f32]) {
     let Layer {
         c,
@@ -339,11 +342,6 @@ fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot
         lanes: lane_acc,
     } = slot;
     let out_row = |r: usize| ((r / group) * c.n_head + head_of(r) - out_head) * hv;
-    let dot = if lanes == SINGLE_LANES {
-        ops::dot_f16_vec
-    } else {
-        ops::dot
-    };
 
     for r in 0..rows {
         let h = head_of(r);
@@ -432,55 +430,23 @@ fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot
         return;
     }
 
-    // Scores, a tile of keys at a time.
-    for j0 in (lo..=hi).step_by(KV_TILE) {
-        let j1 = (j0 + KV_TILE).min(hi + 1);
-        for j in j0..j1 {
-            let key = &cache.key(il, j)[kvh * hk..(kvh + 1) * hk];
-            attn::widen(key, &mut kv[(j - j0) * hk..(j - j0 + 1) * hk]);
+    // A single token (`lanes` is `SINGLE_LANES` only then, see
+    // `attention`): its query heads read the f16 cache directly.
+    let (k_dim, v_dim) = cache.dims();
+    for t in 0..nt {
+        let r0 = t * group;
+        let (a, b) = range(r0);
+        let n = b + 1 - a;
+        let sc = &mut scores[r0 * span + a - lo..];
+        let keys = &cache.keys(il, a, b)[kvh * hk..];
+        single::scores(&qh[r0 * hk..], keys, k_dim, hk, group, n, kq_scale, sc, span);
+        for r in 0..group {
+            let p = &mut sc[r * span..r * span + n];
+            attn::softmax_from(p, a);
+            attn::round_to_f16(p);
         }
-        for r in 0..rows {
-            let (a, b) = range(r);
-            let qr = &qh[r * hk..(r + 1) * hk];
-            let sc = &mut scores[r * span..(r + 1) * span];
-            for j in a.max(j0)..(b + 1).min(j1) {
-                sc[j - lo] = dot(qr, &kv[(j - j0) * hk..(j - j0 + 1) * hk]) * kq_scale;
-            }
-        }
-    }
-    for r in 0..rows {
-        let (a, b) = range(r);
-        let p = &mut scores[r * span + a - lo..=r * span + b - lo];
-        ops::softmax_from(p, a);
-        ops::round_to_f16(p);
-    }
-
-    // Outputs, a tile of values at a time, into each row's lane sums.
-    let lane_acc = &mut lane_acc[..rows * lanes * hv];
-    lane_acc.fill(0.0);
-    for j0 in (lo..=hi).step_by(KV_TILE) {
-        let j1 = (j0 + KV_TILE).min(hi + 1);
-        for j in j0..j1 {
-            let val = &cache.value(il, j)[kvh * hv..(kvh + 1) * hv];
-            attn::widen(val, &mut kv[(j - j0) * hv..(j - j0 + 1) * hv]);
-        }
-        for r in 0..rows {
-            let (a, b) = range(r);
-            let acc = &mut lane_acc[r * lanes * hv..(r + 1) * lanes * hv];
-            for j in a.max(j0)..(b + 1).min(j1) {
-                let k = j % lanes;
-                ops::axpy(
-                    &mut acc[k * hv..(k + 1) * hv],
-                    scores[r * span + j - lo],
-                    &kv[(j - j0) * hv..(j - j0 + 1) * hv],
-                );
-            }
-        }
-    }
-    for r in 0..rows {
-        let acc = &mut lane_acc[r * lanes * hv..(r + 1) * lanes * hv];
-        ops::reduce_lanes(acc, lanes, hv);
-        o[out_row(r)..out_row(r) + hv].copy_from_slice(&acc[..hv]);
+        let vals = &cache.values(il, a, b)[kvh * hv..];
+        single::values(sc, span, group, a, n, vals, v_dim, hv, &mut o[out_row(r0)..], hv);
     }
 }
 
