@@ -453,6 +453,10 @@ struct TileShape {
     rows: usize,
     tokens: usize,
     ahead: usize,
+    /// Whether the tile is handed the rest of the caller's rows after its
+    /// own, which it prefetches as it goes (the Q8_0-family panels): the
+    /// stream of prefetches then runs across chunks of rows.
+    runs_on: bool,
 }
 
 /// The 4-row tiles (AVX2), four tokens at a time.
@@ -460,15 +464,17 @@ const TILE: TileShape = TileShape {
     rows: 4,
     tokens: 4,
     ahead: PREFETCH_ROWS,
+    runs_on: false,
 };
 
 /// The Q8_0-family panels for the few tokens of a decode step (at most
-/// [`SMALL_BATCH`]): long chunks of rows (the panel prefetches within
-/// them), every token at once.
+/// [`SMALL_BATCH`]): chunks of rows (the panel prefetches ahead of its
+/// rows, into the next chunks), every token at once.
 const PANEL: TileShape = TileShape {
     rows: 256,
     tokens: SMALL_BATCH,
-    ahead: 8,
+    ahead: 0,
+    runs_on: true,
 };
 
 /// The K-quant panels: sixteen rows (one per lane) against up to 64 tokens.
@@ -476,6 +482,7 @@ const K_PANEL: TileShape = TileShape {
     rows: 16,
     tokens: 64,
     ahead: 0,
+    runs_on: false,
 };
 
 /// Output rows `r0..r0 + nr` for `n_tok` tokens through `tile`, in calls
@@ -501,7 +508,8 @@ fn tile_rows(
     let mut r = 0;
     while r < nr {
         let rm = (nr - r).min(shape.rows);
-        let rows = &w.data[(r0 + r) * rb..(r0 + r + rm) * rb];
+        let end = if shape.runs_on { r0 + nr } else { r0 + r + rm };
+        let rows = &w.data[(r0 + r) * rb..end * rb];
         let ahead = (nr - r - rm).min(shape.ahead);
         if ahead > 0 {
             crate::simd::prefetch(&w.data[(r0 + r + rm) * rb..(r0 + r + rm + ahead) * rb]);
