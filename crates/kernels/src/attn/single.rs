@@ -88,6 +88,31 @@ pub fn scores_scalar(
     }
 }
 
+/// Asks the CPU to bring `n` cached rows of `width` values, `stride`
+/// apart in `rows`, into its L2 cache (one prefetch per 64-byte line), and
+/// returns at once. A step's cache rows are usually in memory (the
+/// weights streamed through since the last step evict them), and
+/// [`values`] walks its cells 64 apart, which hardware prefetchers do not
+/// follow: prefetched while the scores are computed, they are in L2 when
+/// the values are summed.
+pub fn prefetch(rows: &[f16], stride: usize, width: usize, n: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for c in 0..n {
+        let Some(row) = rows.get(c * stride..c * stride + width) else {
+            return;
+        };
+        for line in row.chunks(32) {
+            // SAFETY: a prefetch is only a hint: it never faults and reads
+            // or writes nothing visible (this address is valid anyway).
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line.as_ptr().cast())
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (rows, stride, width, n);
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_scores(
     q: &[f32],

@@ -29,6 +29,9 @@ const V_TILE: usize = 512;
 /// task in turn, and the lane sums of a block of 4 rows × 64 columns fit
 /// in registers.
 const V_COLS: usize = 64;
+/// Cells whose values a single token's step prefetches at a time, each run
+/// while computing the run's scores.
+const PREFETCH_CELLS: usize = 32;
 /// Query rows (tokens × heads sharing a KV head) one attention task handles.
 const ATTN_ROWS: usize = 32;
 /// Soft cap on one slot's score buffer, in f32s (16 MiB): fewer tokens per
@@ -439,13 +442,30 @@ fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot
         let n = b + 1 - a;
         let sc = &mut scores[r0 * span + a - lo..];
         let keys = &cache.keys(il, a, b)[kvh * hk..];
-        single::scores(&qh[r0 * hk..], keys, k_dim, hk, group, n, kq_scale, sc, span);
+        let vals = &cache.values(il, a, b)[kvh * hv..];
+        // The values of each run of cells are fetched into L2 while its
+        // scores are computed (see `single::prefetch`).
+        for c0 in (0..n).step_by(PREFETCH_CELLS) {
+            let cn = PREFETCH_CELLS.min(n - c0);
+            single::prefetch(&vals[c0 * v_dim..], v_dim, hv, cn);
+            let q = &qh[r0 * hk..];
+            single::scores(
+                q,
+                &keys[c0 * k_dim..],
+                k_dim,
+                hk,
+                group,
+                cn,
+                kq_scale,
+                &mut sc[c0..],
+                span,
+            );
+        }
         for r in 0..group {
             let p = &mut sc[r * span..r * span + n];
             attn::softmax_from(p, a);
             attn::round_to_f16(p);
         }
-        let vals = &cache.values(il, a, b)[kvh * hv..];
         single::values(sc, span, group, a, n, vals, v_dim, hv, &mut o[out_row(r0)..], hv);
     }
 }
