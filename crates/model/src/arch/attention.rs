@@ -352,7 +352,7 @@ fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot
         let src = &q[(t * c.n_head + h) * hk..(t * c.n_head + h + 1) * hk];
         let dst = &mut qh[r * hk..(r + 1) * hk];
         dst.copy_from_slice(src);
-        ops::round_to_f16(dst);
+        attn::round_to_f16(dst);
     }
 
     if lanes == BATCH_LANES {
