@@ -13,8 +13,8 @@ use crate::kv_cache::KvCache;
 /// The SIMD lanes llama.cpp's CPU backend (AVX-512) sums attention scores
 /// and outputs in: llamafile's tinyBLAS f16 matmul (16 lanes) when a step
 /// has several tokens, `ggml_vec_dot_f16` (4 × 16 lanes) for one token.
-const BATCH_LANES: usize = 16;
-const SINGLE_LANES: usize = 64;
+const BATCH_LANES: usize = attn::LANES;
+const SINGLE_LANES: usize = single::LANES;
 
 /// Keys converted to f32 at a time for a batch step in [`attention`].
 const KV_TILE: usize = 32;
@@ -445,10 +445,10 @@ fn attend_block(l: Layer<'_>, qs: Queries<'_>, heads: Heads, slot: &mut AttnSlot
         let vals = &cache.values(il, a, b)[kvh * hv..];
         // The values of each run of cells are fetched into L2 while its
         // scores are computed (see `single::prefetch`).
+        let q = &qh[r0 * hk..];
         for c0 in (0..n).step_by(PREFETCH_CELLS) {
             let cn = PREFETCH_CELLS.min(n - c0);
             single::prefetch(&vals[c0 * v_dim..], v_dim, hv, cn);
-            let q = &qh[r0 * hk..];
             single::scores(
                 q,
                 &keys[c0 * k_dim..],
