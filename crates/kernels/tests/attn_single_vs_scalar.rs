@@ -10,33 +10,9 @@ use half::f16;
 use kernels::attn::single::{self, LANES};
 use proptest::prelude::*;
 
-/// `n` f16 values: arbitrary finite bit patterns (subnormals, ±0, up to
-/// ±65504) or, in the other mode, values in -2..2.
-fn f16s(n: usize) -> impl Strategy<Value = Vec<f16>> {
-    (
-        proptest::collection::vec(any::<u16>(), n),
-        proptest::collection::vec(-2.0f32..2.0, n),
-        any::<bool>(),
-    )
-        .prop_map(|(bits, small, wide)| {
-            if wide {
-                // An all-ones exponent (inf, NaN) loses one bit.
-                bits.into_iter()
-                    .map(|b| f16::from_bits(if b & 0x7C00 == 0x7C00 { b & !0x4000 } else { b }))
-                    .collect()
-            } else {
-                small.into_iter().map(f16::from_f32).collect()
-            }
-        })
-}
+mod common;
 
-fn widen(x: &[f16]) -> Vec<f32> {
-    x.iter().map(|h| h.to_f32()).collect()
-}
-
-fn bits(x: &[f32]) -> Vec<u32> {
-    x.iter().map(|v| v.to_bits()).collect()
-}
+use common::{bits, f16s, widen};
 
 /// Head width (mostly multiples of 64, where the SIMD kernel runs), rows,
 /// keys, extra key and score strides, queries, keys, scale.

@@ -6,34 +6,13 @@
 use kernels::attn::{self, LANES};
 use proptest::prelude::*;
 
-/// `n` f16 values widened to f32: arbitrary finite bit patterns
-/// (subnormals, ±0, up to ±65504) or, in the other mode, values in -2..2.
-fn f16_values(n: usize) -> impl Strategy<Value = Vec<f32>> {
-    (
-        proptest::collection::vec(any::<u16>(), n),
-        proptest::collection::vec(-2.0f32..2.0, n),
-        any::<bool>(),
-    )
-        .prop_map(|(bits, small, wide)| {
-            if wide {
-                bits.into_iter()
-                    .map(|b| {
-                        // An all-ones exponent (inf, NaN) loses one bit.
-                        let b = if b & 0x7C00 == 0x7C00 { b & !0x4000 } else { b };
-                        half::f16::from_bits(b).to_f32()
-                    })
-                    .collect()
-            } else {
-                small
-                    .into_iter()
-                    .map(|v| half::f16::from_f32(v).to_f32())
-                    .collect()
-            }
-        })
-}
+mod common;
 
-fn bits(x: &[f32]) -> Vec<u32> {
-    x.iter().map(|v| v.to_bits()).collect()
+use common::bits;
+
+/// `n` f16 values widened to f32 ([`common::f16s`]).
+fn f16_values(n: usize) -> impl Strategy<Value = Vec<f32>> {
+    common::f16s(n).prop_map(|v| common::widen(&v))
 }
 
 /// Sizes of a score tile: head width, rows, keys, extra stride.
