@@ -19,6 +19,8 @@ pub struct GgufFile {
     /// A read-only map of the file, or a buffer (tests, fuzzing, files built
     /// in memory).
     bytes: Shared,
+    /// The same bytes when they are a map of the file (see [`GgufFile::release`]).
+    map: Option<Arc<Mmap>>,
     header: Header,
     by_name: HashMap<String, usize>,
 }
@@ -56,8 +58,10 @@ impl GgufFile {
         // process truncating the file while it is mapped would fault on
         // access; that is the accepted contract of every mmap-based loader
         // (llama.cpp included), and sobre never writes to files it maps.
-        let map = unsafe { Mmap::map(&file) }.map_err(open_err)?;
-        Self::from_parts(Arc::new(map))
+        let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(open_err)?);
+        let mut parsed = Self::from_parts(map.clone())?;
+        parsed.map = Some(map);
+        Ok(parsed)
     }
 
     /// Parses a file held in memory.
@@ -75,6 +79,7 @@ impl GgufFile {
             .collect();
         Ok(GgufFile {
             bytes,
+            map: None,
             header,
             by_name,
         })
@@ -82,6 +87,23 @@ impl GgufFile {
 
     fn bytes(&self) -> &[u8] {
         (*self.bytes).as_ref()
+    }
+
+    /// Lets the OS drop this process's pages of `bytes` (a part of this
+    /// file's tensor data, such as a tensor copied elsewhere): they leave
+    /// its resident set and come back from the file if read again. Does
+    /// nothing for a file held in memory or bytes from elsewhere.
+    pub fn release(&self, bytes: &[u8]) {
+        let Some(map) = &self.map else { return };
+        let start = (bytes.as_ptr() as usize).wrapping_sub(map.as_ptr() as usize);
+        if start > map.len() || bytes.len() > map.len() - start {
+            return;
+        }
+        // SAFETY: the range lies inside this read-only, private file map,
+        // which this process never writes: after MADV_DONTNEED a read of
+        // those pages faults them in again from the file, with the same
+        // contents, so every borrowed slice stays valid and unchanged.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, bytes.len()) };
     }
 
     pub fn version(&self) -> u32 {

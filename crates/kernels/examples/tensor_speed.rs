@@ -9,6 +9,7 @@
 //! ```
 
 use kernels::matmul::{matmul, Matrix};
+use kernels::packed::PackedQ8_0;
 
 /// This thread's time on a CPU: other load on the machine then stretches
 /// the runs less than it stretches wall time.
@@ -47,13 +48,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| (i * 31 % 17) as f32 / 8.0 - 1.0)
         .collect();
     let mut out = vec![0f32; max * rows];
-    let mut act = vec![0u8; w.act_bytes(max)];
+    let mut act = vec![0u8; w.act_bytes(max).max(PackedQ8_0::act_bytes(cols, max))];
+    // SOBRE_PACKED=1: the repacked layout the output head uses (Q8_0 only).
+    let packed = std::env::var_os("SOBRE_PACKED")
+        .and_then(|_| PackedQ8_0::pack(&w, |_| {}))
+        .inspect(|_| println!("{name}: repacked"));
     let blocks = rows * cols / info.ggml_type.block_size();
     for round in 0..3 {
         for &n in &counts {
             let t = cpu_time();
             for _ in 0..3 {
-                matmul(&w, &x, n, &mut out, &mut act, 1);
+                match &packed {
+                    Some(p) => p.matmul(&x, n, &mut out, &mut act, 1),
+                    None => matmul(&w, &x, n, &mut out, &mut act, 1),
+                }
             }
             let el = (cpu_time() - t) / 3.0;
             println!(

@@ -14,5 +14,6 @@ pub mod attn;
 pub mod dot;
 pub mod matmul;
 pub mod ops;
+pub mod packed;
 pub mod pool;
 pub mod simd;

@@ -79,6 +79,11 @@ impl<'a> Matrix<'a> {
         })
     }
 
+    /// The raw bytes of rows `r0..r1`.
+    pub fn rows_bytes(&self, r0: usize, r1: usize) -> &'a [u8] {
+        &self.data[r0 * self.row_bytes..r1 * self.row_bytes]
+    }
+
     /// The raw bytes of row `r` (`r < rows`).
     pub fn row(&self, r: usize) -> &'a [u8] {
         &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
@@ -382,7 +387,7 @@ const SMALL_BATCH: usize = 8;
 
 /// The output of a matmul shared by the tasks that fill disjoint parts of it.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(crate) struct OutPtr(*mut f32);
 
 // SAFETY: tasks write only their own disjoint elements through the
 // pointer (see its use in `matmul`), while the slice it came from is
@@ -392,8 +397,22 @@ unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
+    pub(crate) fn new(out: &mut [f32]) -> OutPtr {
+        OutPtr(out.as_mut_ptr())
+    }
+
     fn at(self, offset: usize) -> *mut f32 {
         self.0.wrapping_add(offset)
+    }
+
+    /// Copies `vals` to `offset..offset + vals.len()`.
+    ///
+    /// # Safety
+    /// That range lies inside the slice the pointer came from, which is
+    /// still borrowed mutably, and no other task writes or reads it now.
+    pub(crate) unsafe fn write(self, offset: usize, vals: &[f32]) {
+        // SAFETY: the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(vals.as_ptr(), self.at(offset), vals.len()) };
     }
 }
 

@@ -121,6 +121,8 @@ impl<'a> CpuBackend<'a> {
             .map(|_| KvCache::new(model.config(), n_ctx))
             .collect();
         let scratch = model.scratch(n_batch, n_ctx, n_outputs, threads);
+        // Repack the output head now rather than in the first request.
+        let _ = model.weights().packed_output();
         CpuBackend {
             model,
             caches,

@@ -3,8 +3,11 @@
 //! biases) converted to f32 once. Every shape is checked against the config
 //! here, so the forward pass can index without further checks.
 
+use std::sync::OnceLock;
+
 use gguf::{GgmlType, GgufFile};
 use kernels::matmul::Matrix;
+use kernels::packed::PackedQ8_0;
 
 use crate::config::{Arch, Config};
 use crate::error::{ModelError, Result};
@@ -40,6 +43,10 @@ pub struct Weights<'a> {
     /// `output.weight` (tied embeddings, as llama.cpp falls back).
     pub output: Matrix<'a>,
     pub layers: Vec<LayerWeights<'a>>,
+    file: &'a GgufFile,
+    /// The output head repacked for the CPU's kernel, made on first use
+    /// (see [`Weights::packed_output`]).
+    packed_output: OnceLock<Option<PackedQ8_0>>,
 }
 
 /// Borrows tensor `name` as a `rows x cols` matrix (GGUF shape `[cols, rows]`).
@@ -168,6 +175,39 @@ impl<'a> Weights<'a> {
             output_norm,
             output,
             layers,
+            file,
+            packed_output: OnceLock::new(),
         })
+    }
+
+    /// Token `tok`'s embedding (ggml's `get_rows`). When the head is the
+    /// embedding itself and has been repacked, it is read from the packed
+    /// copy: the file's pages of it were released, and faulting them back
+    /// in a row at a time maps their neighbours too (100 MB over a 512-token
+    /// prompt).
+    pub fn embedding(&self, tok: usize, out: &mut [f32]) {
+        let tied = self.output.rows_bytes(0, 0).as_ptr() == self.token_embd.rows_bytes(0, 0).as_ptr();
+        match self.packed_output.get() {
+            Some(Some(p)) if tied => p.dequantize_row(tok, out),
+            _ => self.token_embd.dequantize_row(tok, out),
+        }
+    }
+
+    /// The output head in the CPU's packed layout ([`kernels::packed`]):
+    /// repacked on the first call, when it is Q8_0 and the CPU has the
+    /// kernel, unless `SOBRE_NO_REPACK` is set. The file's pages of the
+    /// head are released as they are copied, so the resident set does not
+    /// hold the head twice (the embedding lookups fault back in only the
+    /// rows they read). Only the CPU path calls this: a GPU backend never
+    /// pays for the copy.
+    pub fn packed_output(&self) -> Option<&PackedQ8_0> {
+        self.packed_output
+            .get_or_init(|| {
+                if std::env::var_os("SOBRE_NO_REPACK").is_some() {
+                    return None;
+                }
+                PackedQ8_0::pack(&self.output, |done| self.file.release(done))
+            })
+            .as_ref()
     }
 }

@@ -22,6 +22,8 @@ mod x86_avx512;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512_kquants;
 #[cfg(target_arch = "x86_64")]
+mod x86_avx512_packed;
+#[cfg(target_arch = "x86_64")]
 mod x86_avx512_panel;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512_quantize;
@@ -29,6 +31,16 @@ mod x86_avx512_quantize;
 use gguf::GgmlType;
 
 use crate::dot::{TileFn, VecDotFn, VecDotType};
+
+/// The packed Q8_0 kernel ([`crate::packed`]) of the best level that has
+/// one (AVX-512 VNNI only, for now).
+pub(crate) fn packed_q8_0_kernel() -> Option<crate::packed::GroupFn> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = x86_avx512_packed::kernel() {
+        return Some(k);
+    }
+    None
+}
 
 /// An instruction-set level with its own kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

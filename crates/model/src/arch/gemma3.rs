@@ -28,7 +28,7 @@ pub(crate) fn forward(
 ) {
     let n_tok = segs.iter().map(|g| g.tokens.len()).sum();
     let embd_scale = (c.n_embd as f32).sqrt();
-    embed(&w.token_embd, segs, &mut s.x, c.n_embd, Some(embd_scale));
+    embed(w, segs, &mut s.x, c.n_embd, Some(embd_scale));
     for (il, layer) in w.layers.iter().enumerate() {
         attention_block(c, il, layer, n_tok, segs, s);
         ffn_block(c, layer, n_tok, s);

@@ -25,7 +25,7 @@ pub(crate) fn forward(
     outputs: &[usize],
 ) {
     let n_tok = segs.iter().map(|g| g.tokens.len()).sum();
-    embed(&w.token_embd, segs, &mut s.x, c.n_embd, None);
+    embed(w, segs, &mut s.x, c.n_embd, None);
     for (il, layer) in w.layers.iter().enumerate() {
         attention_block(c, il, layer, n_tok, segs, s);
         ffn_block(c, layer, n_tok, s);

@@ -74,7 +74,13 @@ impl Scratch {
         let n_batch = n_batch.max(1);
         let n_outputs = n_outputs.clamp(1, n_batch);
         let c = config;
-        let mut act = weights.output.act_bytes(n_outputs);
+        let mut act = weights
+            .output
+            .act_bytes(n_outputs)
+            .max(kernels::packed::PackedQ8_0::act_bytes(
+                weights.output.cols,
+                n_outputs,
+            ));
         for l in &weights.layers {
             for m in [&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down] {
                 act = act.max(m.act_bytes(n_batch));
@@ -113,10 +119,10 @@ impl Scratch {
 /// `x[t] = embedding(tokens[t]) * scale` (ggml `get_rows`, then Gemma's
 /// `sqrt(n_embd)` scaling where `scale` is given), the segments' tokens
 /// stacked.
-pub(crate) fn embed(w: &Matrix<'_>, segs: &[Segment<'_>], x: &mut [f32], n_embd: usize, scale: Option<f32>) {
+pub(crate) fn embed(w: &Weights<'_>, segs: &[Segment<'_>], x: &mut [f32], n_embd: usize, scale: Option<f32>) {
     let tokens = segs.iter().flat_map(|g| g.tokens);
     for (row, &tok) in x.chunks_exact_mut(n_embd).zip(tokens) {
-        w.dequantize_row(tok as usize, row);
+        w.embedding(tok as usize, row);
         if let Some(s) = scale {
             row.iter_mut().for_each(|v| *v *= s);
         }
@@ -351,6 +357,10 @@ pub(crate) fn output_head(c: &Config, w: &Weights<'_>, s: &mut Scratch, outputs:
         c.rms_eps,
         s.threads,
     );
+    if let Some(p) = w.packed_output() {
+        p.matmul(&s.out_rows, outputs.len(), &mut s.logits, &mut s.act, s.threads);
+        return;
+    }
     // Each output row alone, as llama.cpp computes the one output row of
     // a sequence's step.
     matmul_batches(
