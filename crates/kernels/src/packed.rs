@@ -16,7 +16,7 @@
 //!
 //! Only the output head is repacked: its results are the logits, which
 //! nothing downstream amplifies, so summing in another order moves them by
-//! a few units in the last place (`packed_vs_unpacked` bounds it) instead
+//! a few units in the last place (the `packed_vs_scalar` test bounds it) instead
 //! of the 1e-2 a hidden layer's rounding would grow to (see the model's
 //! golden tests). Every (row, token) gets the same arithmetic whatever the
 //! number of tokens or threads, so a sequence's logits do not depend on
@@ -134,7 +134,7 @@ impl PackedQ8_0 {
     /// each run of source bytes once it has been copied, so a caller can
     /// drop those pages of its map as it goes.
     pub fn pack(w: &Matrix<'_>, mut done: impl FnMut(&[u8])) -> Option<PackedQ8_0> {
-        if w.ty != GgmlType::Q8_0 {
+        if w.ty != GgmlType::Q8_0 || w.rows == 0 || w.cols == 0 {
             return None;
         }
         let kernel = crate::simd::packed_q8_0_kernel()?;
