@@ -7,6 +7,16 @@ use half::f16;
 
 use crate::config::Config;
 
+/// `n` zero f16 values in memory the OS hands out already zeroed (a large
+/// allocation maps fresh pages): the cache only becomes resident as
+/// positions are written, so a long context or many server slots cost
+/// memory for what they hold, not for what they could. (`vec![f16::ZERO;
+/// n]` would write every element.)
+fn zeroed(n: usize) -> Vec<f16> {
+    use half::vec::HalfBitsVecExt;
+    vec![0u16; n].reinterpret_into()
+}
+
 /// Keys and values for `n_ctx` positions of every layer.
 #[derive(Debug, Clone)]
 pub struct KvCache {
@@ -29,8 +39,8 @@ impl KvCache {
             n_ctx,
             k_dim,
             v_dim,
-            k: vec![f16::ZERO; config.n_layer * n_ctx * k_dim],
-            v: vec![f16::ZERO; config.n_layer * n_ctx * v_dim],
+            k: zeroed(config.n_layer * n_ctx * k_dim),
+            v: zeroed(config.n_layer * n_ctx * v_dim),
         }
     }
 
