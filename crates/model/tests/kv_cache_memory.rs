@@ -30,7 +30,7 @@ fn an_unwritten_cache_is_not_resident() {
     assert!(
         after.saturating_sub(before) < 16 << 10,
         "a {} MiB cache made the resident set grow by {} KiB",
-        n_ctx * per_pos >> 20,
+        (n_ctx * per_pos) >> 20,
         after.saturating_sub(before)
     );
     // Writing a position makes (only) its pages resident, and reads back.
