@@ -5,7 +5,7 @@
 use gguf::{Array, Metadata, Value};
 
 use crate::error::TokenizerError;
-use crate::hash::FxMap;
+use crate::hash::FxHasher;
 
 /// Token attributes (llama.cpp's `llama_token_attr` bits).
 pub(crate) mod attr {
@@ -45,7 +45,8 @@ pub(crate) struct Vocab {
     offsets: Vec<usize>,
     pub scores: Vec<f32>,
     pub attrs: Vec<u8>,
-    pub token_to_id: FxMap<Box<[u8]>, u32>,
+    /// Token text -> id.
+    index: TextIndex,
     pub max_token_len: usize,
     pub bos: Option<u32>,
     pub eos: Option<u32>,
@@ -273,7 +274,7 @@ impl Vocab {
             offsets,
             scores,
             attrs: Vec::new(),
-            token_to_id: FxMap::default(),
+            index: TextIndex::default(),
             max_token_len: 0,
             bos: None,
             eos: None,
@@ -288,13 +289,8 @@ impl Vocab {
             clean_spaces: false,
             ignore_merges: false,
         };
-        vocab.token_to_id.reserve(n);
-        for i in 0..n {
-            let t: Box<[u8]> = vocab.token(i as u32).into();
-            vocab.max_token_len = vocab.max_token_len.max(t.len());
-            // Duplicate texts: the last id wins, as in llama.cpp's map.
-            vocab.token_to_id.insert(t, i as u32);
-        }
+        vocab.index = TextIndex::new(&vocab.text, &vocab.offsets);
+        vocab.max_token_len = vocab.offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
 
         let in_range = |id: u32| (id as usize) < n;
         match kind {
@@ -359,7 +355,7 @@ impl Vocab {
         let find = |texts: &[&str]| -> Vec<u32> {
             let mut ids: Vec<u32> = texts
                 .iter()
-                .filter_map(|t| vocab.token_to_id.get(t.as_bytes()).copied())
+                .filter_map(|t| vocab.index.get(&vocab.text, &vocab.offsets, t.as_bytes()))
                 .collect();
             ids.sort_unstable();
             ids
@@ -407,7 +403,7 @@ impl Vocab {
             attrs[id as usize] |= attr::CONTROL;
         }
         for t in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
-            if let Some(&id) = vocab.token_to_id.get(t.as_bytes()) {
+            if let Some(id) = vocab.index.get(&vocab.text, &vocab.offsets, t.as_bytes()) {
                 attrs[id as usize] = attr::USER_DEFINED;
             }
         }
@@ -435,6 +431,130 @@ impl Vocab {
         if text.len() > self.max_token_len {
             return None;
         }
-        self.token_to_id.get(text).copied()
+        self.index.get(&self.text, &self.offsets, text)
+    }
+}
+
+/// Token text -> id without a copy of each text: open addressing over the
+/// ids, which point into the vocabulary's one text buffer. A probe first
+/// reads a 16-bit tag of the hash (0: empty slot), so a lookup that misses,
+/// the common case when SentencePiece tries a pair of pieces, walks a 1 MiB
+/// array of tags and compares no text. At most half the slots are used. (A
+/// map of boxed texts cost 262k allocations, ~16 MB more and most of the
+/// tokenizer's load time for Gemma's vocabulary.)
+#[derive(Debug, Default)]
+struct TextIndex {
+    tags: Vec<u16>,
+    ids: Vec<u32>,
+}
+
+impl TextIndex {
+    fn new(text: &[u8], offsets: &[usize]) -> TextIndex {
+        let n = offsets.len().saturating_sub(1);
+        let len = (2 * n).next_power_of_two().max(2);
+        let mut index = TextIndex {
+            tags: vec![0; len],
+            ids: vec![0; len],
+        };
+        let mask = len - 1;
+        for id in 0..n as u32 {
+            let key = &text[offsets[id as usize]..offsets[id as usize + 1]];
+            let h = hash(key);
+            let tag = tag(h);
+            let mut i = h as usize & mask;
+            loop {
+                if index.tags[i] == 0 {
+                    (index.tags[i], index.ids[i]) = (tag, id);
+                    break;
+                }
+                let other = index.ids[i] as usize;
+                if index.tags[i] == tag && &text[offsets[other]..offsets[other + 1]] == key {
+                    // Duplicate texts: the last id wins, as in llama.cpp's map.
+                    index.ids[i] = id;
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        index
+    }
+
+    fn get(&self, text: &[u8], offsets: &[usize], key: &[u8]) -> Option<u32> {
+        if self.tags.is_empty() {
+            return None;
+        }
+        let mask = self.tags.len() - 1;
+        let h = hash(key);
+        let tag = tag(h);
+        let mut i = h as usize & mask;
+        loop {
+            match self.tags[i] {
+                0 => return None,
+                t if t == tag => {
+                    let id = self.ids[i] as usize;
+                    if &text[offsets[id]..offsets[id + 1]] == key {
+                        return Some(id as u32);
+                    }
+                }
+                _ => {}
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// 15 high bits of the hash, never 0.
+fn tag(h: u64) -> u16 {
+    (h >> 49) as u16 | 0x8000
+}
+
+fn hash(key: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FxHasher::default();
+    h.write(key);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TextIndex;
+
+    fn build(texts: &[&[u8]]) -> (Vec<u8>, Vec<usize>, TextIndex) {
+        let mut text = Vec::new();
+        let mut offsets = vec![0];
+        for t in texts {
+            text.extend_from_slice(t);
+            offsets.push(text.len());
+        }
+        let index = TextIndex::new(&text, &offsets);
+        (text, offsets, index)
+    }
+
+    #[test]
+    fn finds_every_text_and_the_last_of_duplicates() {
+        let (text, offsets, index) = build(&[b"a", b"b", b"a", b"abc", b"\xff\x00"]);
+        let get = |k: &[u8]| index.get(&text, &offsets, k);
+        assert_eq!(get(b"a"), Some(2));
+        assert_eq!(get(b"b"), Some(1));
+        assert_eq!(get(b"abc"), Some(3));
+        assert_eq!(get(b"\xff\x00"), Some(4));
+        assert_eq!(get(b"ab"), None);
+        assert_eq!(get(b""), None);
+    }
+
+    #[test]
+    fn many_texts_with_collisions() {
+        // 40k distinct texts in a table of 128k slots: long probe runs.
+        let texts: Vec<Vec<u8>> = (0..40_000u32).map(|i| format!("t{i}").into_bytes()).collect();
+        let refs: Vec<&[u8]> = texts.iter().map(|t| t.as_slice()).collect();
+        let (text, offsets, index) = build(&refs);
+        for (i, t) in texts.iter().enumerate() {
+            assert_eq!(index.get(&text, &offsets, t), Some(i as u32));
+        }
+        for i in 40_000..41_000u32 {
+            assert_eq!(index.get(&text, &offsets, format!("t{i}").as_bytes()), None);
+        }
+        let empty = TextIndex::default();
+        assert_eq!(empty.get(&[], &[0], b"x"), None);
     }
 }
