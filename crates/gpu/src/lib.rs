@@ -1,6 +1,6 @@
 //! The GPU backend: the model's forward pass as WGSL compute shaders run
 //! through wgpu (Vulkan, Metal or DX12), behind [`model::Backend`], chosen
-//! at run time with `--device cpu|gpu|auto` ([`select`]).
+//! at run time with `--device cpu|gpu|auto` ([`select()`]).
 //!
 //! - Weights are uploaded once, in their quantized blocks ([`upload`]);
 //!   the shaders dequantize F32, F16, Q8_0, Q5_0, Q4_0, Q4_K and Q6_K.

@@ -124,7 +124,7 @@ pub fn matmul(w: &Matrix<'_>, x: &[f32], n_tok: usize, out: &mut [f32], act: &mu
 /// [`matmul`] where the `n_tok` rows are consecutive batches of the
 /// lengths in `batches` (rows past them are batches of one each): each
 /// row's result is rounded as llama.cpp rounds it when it runs that batch
-/// alone (see [`Dots`]), so it does not depend on the other batches.
+/// alone (see `Dots` in this module), so it does not depend on the other batches.
 ///
 /// # Panics
 /// As [`matmul`].

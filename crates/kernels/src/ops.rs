@@ -346,7 +346,7 @@ fn tree_sum(acc: &mut [f32]) -> f32 {
 
 /// Reduces `lanes` partial rows of `width` floats (`acc` holds
 /// `lanes * width`, `lanes` a power of two) into the first row, pairwise
-/// as [`tree_sum`] does for each column: the reduction of a SIMD
+/// as `tree_sum` does for each column: the reduction of a SIMD
 /// accumulator whose lane `k` summed the terms `j ≡ k (mod lanes)`.
 pub fn reduce_lanes(acc: &mut [f32], lanes: usize, width: usize) {
     let mut w = lanes / 2;
