@@ -197,9 +197,9 @@ impl<'a> Weights<'a> {
     /// repacked on the first call, when it is Q8_0 and the CPU has the
     /// kernel, unless `SOBRE_NO_REPACK` is set. The file's pages of the
     /// head are released as they are copied, so the resident set does not
-    /// hold the head twice (the embedding lookups fault back in only the
-    /// rows they read). Only the CPU path calls this: a GPU backend never
-    /// pays for the copy.
+    /// hold the head twice (a tied embedding is then read from the copy,
+    /// see [`Weights::embedding`]). Only the CPU path calls this: a GPU
+    /// backend never pays for the copy.
     pub fn packed_output(&self) -> Option<&PackedQ8_0> {
         self.packed_output
             .get_or_init(|| {
