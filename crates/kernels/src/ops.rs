@@ -732,6 +732,39 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    proptest::proptest! {
+        /// The same on random rows: widths of 1 to 700, values of random
+        /// sign and magnitude (2^-40 to 2^40).
+        #[test]
+        fn simd_sums_of_squares_match_the_chain(
+            width in 1usize..700,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            if !std::arch::is_x86_feature_detected!("avx512f") {
+                return Ok(());
+            }
+            let mut s = seed | 1;
+            let x: Vec<f32> = (0..8 * width)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    let m = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                    m * 2f32.powi((s % 81) as i32 - 40)
+                })
+                .collect();
+            let rows: [&[f32]; 8] = std::array::from_fn(|r| &x[r * width..][..width]);
+            // SAFETY: AVX-512F was checked above.
+            let (got, body) = unsafe { sum_squares8_avx512(&rows) };
+            proptest::prop_assert_eq!(body, width - width % 8);
+            for (r, row) in rows.iter().enumerate() {
+                let want = row[..body].iter().fold(0.0f64, |s, &v| s + f64::from(v * v));
+                proptest::prop_assert_eq!(got[r].to_bits(), want.to_bits(), "row {}", r);
+            }
+        }
+    }
+
     #[test]
     fn rms_norm_unit_weight() {
         let mut x = [3.0f32, 4.0];
