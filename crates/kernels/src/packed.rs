@@ -34,7 +34,17 @@ pub const GROUP: usize = 16;
 
 /// Bytes of one group's block: sixteen f16 scales, then eight registers of
 /// sixteen rows × four weight bytes (each stored `+ 128`, unsigned).
-pub const GROUP_BLOCK_BYTES: usize = GROUP * 2 + GROUP * QK8_0;
+pub const GROUP_BLOCK_BYTES: usize = SCALES_BYTES + GROUP * QK8_0;
+
+/// Bytes of a group block's sixteen f16 scales (lane `l`'s at `2·l`).
+pub(crate) const SCALES_BYTES: usize = GROUP * 2;
+
+/// Where, in a group block, row `lane`'s weight bytes `4k..4k + 4` lie:
+/// register `k`, lane `lane`.
+#[inline(always)]
+fn quad(k: usize, lane: usize) -> usize {
+    SCALES_BYTES + (k * GROUP + lane) * 4
+}
 
 /// Bytes per (token, block) of converted activations beyond the Q8_0 block:
 /// its scale as f32 and its seed `-128·Σx`, which cancels the `+ 128` of the
@@ -163,10 +173,9 @@ impl PackedQ8_0 {
                     .chunks_exact_mut(GROUP_BLOCK_BYTES)
                     .zip(src.chunks_exact(Q8_0_BYTES))
                 {
-                    let (scales, quants) = blk.split_at_mut(GROUP * 2);
-                    scales[lane * 2..lane * 2 + 2].copy_from_slice(&sb[..2]);
+                    blk[lane * 2..lane * 2 + 2].copy_from_slice(&sb[..2]);
                     for k in 0..QK8_0 / 4 {
-                        let o = &mut quants[(k * GROUP + lane) * 4..][..4];
+                        let o = &mut blk[quad(k, lane)..][..4];
                         for (o, &q) in o.iter_mut().zip(&sb[2 + 4 * k..2 + 4 * k + 4]) {
                             *o = q ^ 0x80;
                         }
@@ -182,7 +191,7 @@ impl PackedQ8_0 {
             let dst = &mut out[g * group_bytes..(g + 1) * group_bytes];
             for blk in dst.chunks_exact_mut(GROUP_BLOCK_BYTES) {
                 for k in 0..QK8_0 / 4 {
-                    blk[GROUP * 2 + (k * GROUP + lane) * 4..][..4].fill(0x80);
+                    blk[quad(k, lane)..][..4].fill(0x80);
                 }
             }
         }
@@ -219,7 +228,7 @@ impl PackedQ8_0 {
         {
             let d = half::f16::from_le_bytes([blk[lane * 2], blk[lane * 2 + 1]]).to_f32();
             for k in 0..QK8_0 / 4 {
-                let w = &blk[GROUP * 2 + (k * GROUP + lane) * 4..][..4];
+                let w = &blk[quad(k, lane)..][..4];
                 for i in 0..4 {
                     o[4 * k + i] = f32::from((w[i] ^ 0x80) as i8) * d;
                 }
@@ -319,7 +328,7 @@ pub(crate) fn group_scalar(group: &[u8], acts: Acts<'_>, t0: usize, out: &mut [[
                 let xb = &xq[b * Q8_0_BYTES + 2..(b + 1) * Q8_0_BYTES];
                 let (dx, mut sum) = acts.extra(t, b);
                 for k in 0..QK8_0 / 4 {
-                    let w = &blk[GROUP * 2 + (k * GROUP + lane) * 4..][..4];
+                    let w = &blk[quad(k, lane)..][..4];
                     for i in 0..4 {
                         sum += i32::from(w[i]) * i32::from(xb[4 * k + i] as i8);
                     }

@@ -10,7 +10,7 @@ use std::arch::x86_64::*;
 
 use super::x86_avx512::Vnni;
 use crate::dot::{Q8_0_BYTES, QK8_0};
-use crate::packed::{Acts, GroupFn, GROUP, GROUP_BLOCK_BYTES, MAX_TOKENS};
+use crate::packed::{Acts, GroupFn, GROUP, GROUP_BLOCK_BYTES, MAX_TOKENS, SCALES_BYTES};
 
 /// The kernel, where the CPU has AVX-512 VNNI.
 pub(super) fn kernel() -> Option<GroupFn> {
@@ -60,7 +60,7 @@ fn run_t<const T: usize>(g: &[u8], acts: Acts<'_>, t0: usize, out: &mut [[f32; G
         let (scales, w) = unsafe {
             let p = blk.as_ptr();
             let scales = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
-            let q = p.add(GROUP * 2);
+            let q = p.add(SCALES_BYTES);
             let w: [__m512i; QK8_0 / 4] = std::array::from_fn(|k| _mm512_loadu_si512(q.add(64 * k).cast()));
             (scales, w)
         };
