@@ -456,25 +456,12 @@ impl TextIndex {
             tags: vec![0; len],
             ids: vec![0; len],
         };
-        let mask = len - 1;
         for id in 0..n as u32 {
             let key = &text[offsets[id as usize]..offsets[id as usize + 1]];
-            let h = hash(key);
-            let tag = tag(h);
-            let mut i = h as usize & mask;
-            loop {
-                if index.tags[i] == 0 {
-                    (index.tags[i], index.ids[i]) = (tag, id);
-                    break;
-                }
-                let other = index.ids[i] as usize;
-                if index.tags[i] == tag && &text[offsets[other]..offsets[other + 1]] == key {
-                    // Duplicate texts: the last id wins, as in llama.cpp's map.
-                    index.ids[i] = id;
-                    break;
-                }
-                i = (i + 1) & mask;
-            }
+            let (i, tag) = index.probe(text, offsets, key);
+            // A duplicate text lands on its first id's slot: the last id
+            // wins, as in llama.cpp's map.
+            (index.tags[i], index.ids[i]) = (tag, id);
         }
         index
     }
@@ -483,17 +470,24 @@ impl TextIndex {
         if self.tags.is_empty() {
             return None;
         }
+        let (i, _) = self.probe(text, offsets, key);
+        (self.tags[i] != 0).then(|| self.ids[i])
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go; and
+    /// the key's tag. The table is never full (at most half used).
+    fn probe(&self, text: &[u8], offsets: &[usize], key: &[u8]) -> (usize, u16) {
         let mask = self.tags.len() - 1;
         let h = hash(key);
         let tag = tag(h);
         let mut i = h as usize & mask;
         loop {
             match self.tags[i] {
-                0 => return None,
+                0 => return (i, tag),
                 t if t == tag => {
                     let id = self.ids[i] as usize;
                     if &text[offsets[id]..offsets[id + 1]] == key {
-                        return Some(id as u32);
+                        return (i, tag);
                     }
                 }
                 _ => {}
