@@ -184,13 +184,14 @@ proptest! {
     }
 }
 
-/// A prompt's shape through the panels: rows long enough (260 blocks)
-/// that a run prepares only eight tokens and a chunk spans only four rows,
-/// so that several runs, each of one or more groups, meet chunks with a
-/// remainder row, and every pair is still its dot product.
+/// A prompt's shape through the panels: rows long enough (500 blocks)
+/// that a run prepares only sixteen tokens and a chunk spans only four
+/// rows, so that several runs, each of two groups (four tokens in one),
+/// meet chunks with a remainder row, and every pair is still its dot
+/// product.
 #[test]
 fn panel_runs_and_chunks_cover_every_pair() {
-    let blocks = 260;
+    let blocks = 500;
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         state ^= state << 13;
@@ -219,7 +220,8 @@ fn extreme_bytes_are_exact() {
                 block[0] = 0x00;
                 block[1] = 0x3C; // d = 1
             }
-            let x: Vec<f32> = (0..4 * blocks * 32)
+            // Eight tokens: the panels of one to four and of five to eight.
+            let x: Vec<f32> = (0..8 * blocks * 32)
                 .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
                 .collect();
             check(level, ty, &w, &x, blocks).unwrap();

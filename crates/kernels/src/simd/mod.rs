@@ -26,6 +26,8 @@ mod x86_avx512_packed;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512_panel;
 #[cfg(target_arch = "x86_64")]
+mod x86_avx512_panel256;
+#[cfg(target_arch = "x86_64")]
 mod x86_avx512_quantize;
 
 use gguf::GgmlType;

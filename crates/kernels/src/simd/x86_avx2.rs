@@ -172,7 +172,7 @@ fn mul_sum_i8<M: Madd>(m: M, w: __m256i, x: __m256i) -> __m256i {
 /// nibbles 16..32 (ggml's `bytes_from_nibbles_32`).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn nibbles32(q: &[u8; 16]) -> __m256i {
+pub(super) fn nibbles32(q: &[u8; 16]) -> __m256i {
     // Both halves from one broadcast load, the upper one shifted by 4: no
     // cross-lane shuffle (the one shuffle port is the bottleneck here).
     let both = _mm256_broadcastsi128_si256(load16(q));

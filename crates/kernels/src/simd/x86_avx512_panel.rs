@@ -1,6 +1,6 @@
-//! Q8_0-family panels on AVX-512 VNNI: many weight rows against up to
-//! eight tokens in one call, for decode steps of several sequences and for
-//! prompt chunks.
+//! Q8_0-family panels on AVX-512 VNNI: many weight rows against one to
+//! four tokens in one call, for decode steps of one to four sequences
+//! (more tokens go to [`super::x86_avx512_panel256`]).
 //!
 //! The activation side of every block of the call's tokens (its 32 bytes
 //! in both halves of a 512-bit register, its `-K·Σx` seed, its scale) is
@@ -69,9 +69,6 @@ fn scale_pair(w0: &[u8], w1: &[u8]) -> __m512 {
         _mm512_castps128_ps512(f),
     )
 }
-
-/// Most tokens a panel takes at once.
-const PANEL_TOKENS: usize = 8;
 
 /// The activation side of `rn` tokens (from `x`, `act_row` apart), `nb`
 /// blocks each, appended to `act` as the weight loop reads it: per block `1 + 2·rn`
@@ -230,63 +227,54 @@ fn group<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
 /// were evicted before use (16 ms).
 const PREFETCH_LEAD: usize = 32 << 10;
 
+/// The rows of `w` (`row_bytes` each) about [`PREFETCH_LEAD`] bytes after
+/// rows `r..r + n`: what a group computing those prefetches.
+pub(super) fn ahead(w: &[u8], row_bytes: usize, r: usize, n: usize) -> &[u8] {
+    let lead = (PREFETCH_LEAD / (n * row_bytes)).max(1) * n;
+    &w[((r + lead) * row_bytes).min(w.len())..((r + lead + n) * row_bytes).min(w.len())]
+}
+
 /// Rows `0..rm` of `w` against the `T` prepared tokens, into
-/// `out[j * ostride + i]`: groups of `2·RP` rows, then pairs, then the last
-/// row. With `prefetch`, each group prefetches the rows after it.
+/// `out[j * rm + i]`: groups of `2·RP` rows, each prefetching the rows
+/// after it, then pairs, then the last row.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
 fn rows<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
     w: &[u8],
     row_bytes: usize,
     rm: usize,
     act: &[__m512i],
     out: &mut [f32],
-    ostride: usize,
-    prefetch: bool,
 ) {
-    // The group of rows about `PREFETCH_LEAD` bytes after `r..r + n`, to
-    // prefetch while computing those.
-    let next = |r: usize, n: usize| match prefetch {
-        true => {
-            let lead = (PREFETCH_LEAD / (n * row_bytes)).max(1) * n;
-            &w[((r + lead) * row_bytes).min(w.len())..((r + lead + n) * row_bytes).min(w.len())]
-        }
-        false => &[],
-    };
     let mut r = 0;
     while r + 2 * RP <= rm {
         let (rows, o) = (&w[r * row_bytes..], &mut out[r..]);
-        group::<KIND, BW, RP, T>(rows, row_bytes, 2 * RP, act, o, ostride, next(r, 2 * RP));
+        group::<KIND, BW, RP, T>(
+            rows,
+            row_bytes,
+            2 * RP,
+            act,
+            o,
+            rm,
+            ahead(w, row_bytes, r, 2 * RP),
+        );
         r += 2 * RP;
     }
     while r < rm {
         let n = (rm - r).min(2);
         let (rows, o) = (&w[r * row_bytes..], &mut out[r..]);
-        group::<KIND, BW, 1, T>(rows, row_bytes, n, act, o, ostride, &[]);
+        group::<KIND, BW, 1, T>(rows, row_bytes, n, act, o, rm, &[]);
         r += n;
     }
 }
 
-/// Most bytes of prepared activations a panel call lays out at once
-/// (about a quarter of a Zen 4 or Ice Lake L2): a prompt's tokens are
-/// prepared in runs of this size, each run then swept by every chunk of rows.
-const PREPARED_BYTES: usize = 256 << 10;
-
-/// Bytes of weight rows a prompt's chunk of rows spans: they stay in L1
-/// while every group of the run's tokens goes by.
-const CHUNK_BYTES: usize = 16 << 10;
-
-/// Most groups of tokens in one run.
-const MAX_GROUPS: usize = 32;
-
 /// A [`crate::dot::TileFn`] for any shape: `out[j * rm + i] = w_i · x_j`.
 ///
-/// Up to eight tokens (a decode step) are one group that streams every
-/// row once, prefetching ahead. More tokens (a prompt) are split into runs
-/// whose groups of up to eight (none of a single token unless there is only
-/// one) are prepared once; the rows then go by in L1-sized chunks, each
-/// against every group of the run, and results land in `out` directly.
+/// Up to four tokens (a decode step of a few sequences) are one group
+/// that streams every row once, prefetching ahead. More take the 256-bit
+/// layout of [`super::x86_avx512_panel256`], which has more tokens to
+/// spread its per-row work over and fewer operations per (row, token,
+/// block).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -304,7 +292,9 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
     if rm == 0 || rn == 0 {
         return;
     }
-    let nb = row_bytes / BW;
+    if rn >= super::x86_avx512_panel256::MIN_TOKENS {
+        return super::x86_avx512_panel256::panel::<KIND, BW>(w, row_bytes, rm, x, act_row, rn, out);
+    }
     // Each thread's buffer, kept between calls: the hot path allocates
     // nothing once it has reached its size.
     thread_local! {
@@ -312,82 +302,14 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
     }
     ACT.with_borrow_mut(|act| {
         act.clear();
-        if rn <= PANEL_TOKENS {
-            prepare::<KIND>(x, act_row, rn, nb, act);
-            panel_rows_for::<KIND, BW>(w, row_bytes, rm, rn, act, out, rm, true);
-            return;
+        prepare::<KIND>(x, act_row, rn, row_bytes / BW, act);
+        // About sixteen accumulators (with the row pair's bytes and
+        // scales, and each token's product, conversion and sum in flight).
+        match rn {
+            1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, act, out),
+            2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, act, out),
+            3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, act, out),
+            _ => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, act, out),
         }
-        // A prepared token takes about `2 · nb` registers.
-        let per_run = (PREPARED_BYTES / (2 * nb * size_of::<__m512i>()) / PANEL_TOKENS).clamp(1, MAX_GROUPS)
-            * PANEL_TOKENS;
-        let chunk = match CHUNK_BYTES / row_bytes {
-            c if c >= 32 => c / 16 * 16,
-            c => c.max(4),
-        };
-        let mut t0 = 0;
-        while t0 < rn {
-            let tn = (rn - t0).min(per_run);
-            let per = tn.div_ceil(tn.div_ceil(PANEL_TOKENS));
-            // (first token, tokens, first prepared register) of each group.
-            let mut groups = [(0, 0, 0); MAX_GROUPS];
-            let mut ng = 0;
-            act.clear();
-            let mut t = 0;
-            while t < tn {
-                let n = per.min(tn - t);
-                groups[ng] = (t0 + t, n, act.len());
-                prepare::<KIND>(&x[(t0 + t) * act_row..], act_row, n, nb, act);
-                ng += 1;
-                t += n;
-            }
-            let mut r = 0;
-            while r < rm {
-                let nr = chunk.min(rm - r);
-                for (g, &(t, n, a)) in groups[..ng].iter().enumerate() {
-                    let o = &mut out[t * rm + r..];
-                    panel_rows_for::<KIND, BW>(
-                        &w[r * row_bytes..],
-                        row_bytes,
-                        nr,
-                        n,
-                        &act[a..],
-                        o,
-                        rm,
-                        g == 0,
-                    );
-                }
-                r += nr;
-            }
-            t0 += tn;
-        }
-    });
-}
-
-/// [`rows`] for `rn` tokens, with the register budget each count allows.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn panel_rows_for<const KIND: u8, const BW: usize>(
-    w: &[u8],
-    row_bytes: usize,
-    rm: usize,
-    rn: usize,
-    act: &[__m512i],
-    out: &mut [f32],
-    ostride: usize,
-    prefetch: bool,
-) {
-    // About sixteen accumulators (with the row pair's bytes and scales,
-    // and each token's product, conversion and sum in flight).
-    let (o, p) = (ostride, prefetch);
-    match rn {
-        1 => rows::<KIND, BW, 8, 1>(w, row_bytes, rm, act, out, o, p),
-        2 => rows::<KIND, BW, 8, 2>(w, row_bytes, rm, act, out, o, p),
-        3 => rows::<KIND, BW, 5, 3>(w, row_bytes, rm, act, out, o, p),
-        4 => rows::<KIND, BW, 4, 4>(w, row_bytes, rm, act, out, o, p),
-        5 => rows::<KIND, BW, 3, 5>(w, row_bytes, rm, act, out, o, p),
-        6 => rows::<KIND, BW, 3, 6>(w, row_bytes, rm, act, out, o, p),
-        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, rm, act, out, o, p),
-        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, rm, act, out, o, p),
-    }
+    })
 }
