@@ -225,6 +225,7 @@ fn panel<R, A: Copy>(
     zero: A,
     decode: impl Fn(__m512i, &[*const u8; LANES], usize, &mut R),
     token: impl Fn(&R, *const u8, A) -> A,
+    token2: impl Fn(&R, [*const u8; 2], [A; 2]) -> [A; 2],
     finish: impl Fn(A) -> __m512,
 ) {
     let nb = row_bytes / block_bytes;
@@ -249,11 +250,16 @@ fn panel<R, A: Copy>(
                 // Rows `r0..r0 + lanes` (offsets clamped to them) hold `nb`
                 // super-blocks (asserted above).
                 decode(idx, &ptrs, b, &mut rows);
-                for (t, acc) in acc[..tn].iter_mut().enumerate() {
-                    // Super-block `b` of token `t0 + t` lies in `x` (asserted
-                    // above): no bounds check in the innermost loop.
-                    let xb = x.as_ptr().wrapping_add((t0 + t) * act_row + b * Q8_K_BYTES);
-                    *acc = token(&rows, xb, *acc);
+                // Super-block `b` of token `t0 + t` lies in `x` (asserted
+                // above): no bounds check in the innermost loop.
+                let xb = |t: usize| x.as_ptr().wrapping_add((t0 + t) * act_row + b * Q8_K_BYTES);
+                // Tokens two at a time, each weight register loaded once for both.
+                for (p, acc) in acc[..tn].chunks_mut(2).enumerate() {
+                    match acc {
+                        [a0, a1] => [*a0, *a1] = token2(&rows, [xb(2 * p), xb(2 * p + 1)], [*a0, *a1]),
+                        [a] => *a = token(&rows, xb(2 * p), *a),
+                        _ => unreachable!("chunks of two"),
+                    }
                 }
             }
             for t in 0..tn {
@@ -302,10 +308,11 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
     // SAFETY: these closures go only to `panel`, which calls `decode` with
     // the offsets and pointers of rows holding super-block `b` and `token`
     // with a pointer to a whole activation block (it asserts the sizes).
-    let (decode, token) = unsafe {
+    let (decode, token, token2) = unsafe {
         (
             |idx, ptrs: &_, b, r: &mut Q4kRows| q4_k_rows(idx, ptrs, b, r),
-            |r: &Q4kRows, xb, (a, am)| q4_k_token::<GEMM>(r, xb, a, am),
+            |r: &Q4kRows, xb, acc| q4_k_tokens::<GEMM, 1>(r, [xb], [acc])[0],
+            |r: &Q4kRows, xb, acc| q4_k_tokens::<GEMM, 2>(r, xb, acc),
         )
     };
     panel(
@@ -321,36 +328,57 @@ pub(super) fn q4_k_panel<const GEMM: bool>(
         (z, z),
         decode,
         token,
+        token2,
         |(a, am)| _mm512_sub_ps(a, am),
     );
 }
 
-/// One token's super-block against sixteen decoded Q4_K rows: the float
-/// steps of the one-row kernel, one lane per row.
+/// `N` tokens' super-blocks against sixteen decoded Q4_K rows: the float
+/// steps of the one-row kernel, one lane per row. Each weight register is
+/// loaded once for the `N` tokens.
 ///
 /// # Safety
-/// `xb` is a whole Q8_K block.
+/// Each `xb[t]` is a whole Q8_K block.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 // Indices pair sub-blocks across several arrays, as the math reads.
 #[allow(clippy::needless_range_loop)]
-unsafe fn q4_k_token<const GEMM: bool>(
+unsafe fn q4_k_tokens<const GEMM: bool, const N: usize>(
     r: &Q4kRows,
-    xb: *const u8,
-    acc: __m512,
-    acc_m: __m512,
-) -> (__m512, __m512) {
-    // SAFETY: every read is inside the 292-byte block at `xb`.
+    xb: [*const u8; N],
+    acc: [(__m512, __m512); N],
+) -> [(__m512, __m512); N] {
+    // SAFETY: every read is inside the 292-byte blocks at `xb`.
     unsafe {
         let zero = _mm512_setzero_si512();
-        let yd = _mm512_set1_ps(xb.cast::<f32>().read_unaligned());
-        let d = _mm512_mul_ps(r.dw, yd);
-        let dmin = _mm512_mul_ps(r.dmin, yd);
+        let mut acc = acc;
+        let mut d = [_mm512_setzero_ps(); N];
+        let mut dmin = [_mm512_setzero_ps(); N];
         // Sums of the 32-element sub-blocks' block sums, as i16 pairs
         // (sub-blocks 2j, 2j + 1 in dword j): |·| ≤ 2·16·127.
-        let bs = _mm256_loadu_si256(xb.add(4 + 256).cast());
-        let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
-        let (mut acc, mut acc_m) = (acc, acc_m);
+        let mut pairs = [_mm_setzero_si128(); N];
+        for t in 0..N {
+            let yd = _mm512_set1_ps(xb[t].cast::<f32>().read_unaligned());
+            d[t] = _mm512_mul_ps(r.dw, yd);
+            dmin[t] = _mm512_mul_ps(r.dmin, yd);
+            let bs = _mm256_loadu_si256(xb[t].add(4 + 256).cast());
+            pairs[t] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
+        }
+        // The sixteen 4-element sums of elements `64j .. 64j + 64` of
+        // each token, each weight register loaded once.
+        let sums = |j: usize| {
+            let mut s = [[zero; 4]; N];
+            for k in 0..4 {
+                let w = [r.q[j][0][k], r.q[j][0][k + 4], r.q[j][1][k], r.q[j][1][k + 4]];
+                for t in 0..N {
+                    let xs = xb[t].add(4 + 64 * j);
+                    for (h, w) in w.into_iter().enumerate() {
+                        s[t][h] = _mm512_dpbusd_epi32(s[t][h], w, bcast(xs.add(16 * h + 4 * k)));
+                    }
+                }
+            }
+            s
+        };
         if GEMM {
             // Per 64 elements the integers `isum_j = sc_a·S_a + sc_b·S_b`
             // (|S| ≤ 32·15·128 per sub-block) and `msum_j = m_a·B_a +
@@ -358,53 +386,54 @@ unsafe fn q4_k_token<const GEMM: bool>(
             // and partial sums: computed in floats they are exact, so each
             // equals `isum_j as f32` (`msum_j as f32`), and the float
             // units take the scaling off the integer port.
-            let bsf: [f32; 8] = std::mem::transmute(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(pairs)));
+            let mut bsf = [[0f32; 8]; N];
+            for t in 0..N {
+                bsf[t] = std::mem::transmute::<__m256, [f32; 8]>(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(
+                    pairs[t],
+                )));
+            }
             for j in 0..4 {
-                let xs = xb.add(4 + 64 * j);
-                let mut s = [zero; 4];
-                for k in 0..4 {
-                    s[0] = _mm512_dpbusd_epi32(s[0], r.q[j][0][k], bcast(xs.add(4 * k)));
-                    s[1] = _mm512_dpbusd_epi32(s[1], r.q[j][0][k + 4], bcast(xs.add(16 + 4 * k)));
-                    s[2] = _mm512_dpbusd_epi32(s[2], r.q[j][1][k], bcast(xs.add(32 + 4 * k)));
-                    s[3] = _mm512_dpbusd_epi32(s[3], r.q[j][1][k + 4], bcast(xs.add(48 + 4 * k)));
+                let s = sums(j);
+                for t in 0..N {
+                    let sa = _mm512_cvtepi32_ps(_mm512_add_epi32(s[t][0], s[t][1]));
+                    let sb = _mm512_cvtepi32_ps(_mm512_add_epi32(s[t][2], s[t][3]));
+                    let ij = _mm512_fmadd_ps(sb, r.sc_f[2 * j + 1], _mm512_mul_ps(sa, r.sc_f[2 * j]));
+                    let mj = _mm512_fmadd_ps(
+                        r.mins_f[2 * j + 1],
+                        _mm512_set1_ps(bsf[t][2 * j + 1]),
+                        _mm512_mul_ps(r.mins_f[2 * j], _mm512_set1_ps(bsf[t][2 * j])),
+                    );
+                    acc[t].0 = _mm512_fmadd_ps(ij, d[t], acc[t].0);
+                    acc[t].1 = _mm512_fmadd_ps(mj, dmin[t], acc[t].1);
                 }
-                let sa = _mm512_cvtepi32_ps(_mm512_add_epi32(s[0], s[1]));
-                let sb = _mm512_cvtepi32_ps(_mm512_add_epi32(s[2], s[3]));
-                let ij = _mm512_fmadd_ps(sb, r.sc_f[2 * j + 1], _mm512_mul_ps(sa, r.sc_f[2 * j]));
-                let mj = _mm512_fmadd_ps(
-                    r.mins_f[2 * j + 1],
-                    _mm512_set1_ps(bsf[2 * j + 1]),
-                    _mm512_mul_ps(r.mins_f[2 * j], _mm512_set1_ps(bsf[2 * j])),
-                );
-                acc = _mm512_fmadd_ps(ij, d, acc);
-                acc_m = _mm512_fmadd_ps(mj, dmin, acc_m);
             }
-            return (acc, acc_m);
+            return acc;
         }
-        let pairs: [i32; 4] = std::mem::transmute(pairs);
-        let (mut isum, mut msum) = (zero, zero);
+        let mut isum = [zero; N];
+        let mut msum = [zero; N];
         for j in 0..4 {
-            let xs = xb.add(4 + 64 * j);
-            // Sixteen elements per sum: |·| ≤ 16·15·128 fits i16, so
-            // `vpdpwssd` against the scale (high half zero) multiplies it.
-            let mut s = [zero; 4];
-            for k in 0..4 {
-                s[0] = _mm512_dpbusd_epi32(s[0], r.q[j][0][k], bcast(xs.add(4 * k)));
-                s[1] = _mm512_dpbusd_epi32(s[1], r.q[j][0][k + 4], bcast(xs.add(16 + 4 * k)));
-                s[2] = _mm512_dpbusd_epi32(s[2], r.q[j][1][k], bcast(xs.add(32 + 4 * k)));
-                s[3] = _mm512_dpbusd_epi32(s[3], r.q[j][1][k + 4], bcast(xs.add(48 + 4 * k)));
+            let s = sums(j);
+            for t in 0..N {
+                // Sixteen elements per sum: |·| ≤ 16·15·128 fits i16, so
+                // `vpdpwssd` against the scale (high half zero) multiplies it.
+                let lo = _mm512_dpwssd_epi32(_mm512_madd_epi16(s[t][0], r.sc[2 * j]), s[t][1], r.sc[2 * j]);
+                let hi = _mm512_dpwssd_epi32(
+                    _mm512_madd_epi16(s[t][2], r.sc[2 * j + 1]),
+                    s[t][3],
+                    r.sc[2 * j + 1],
+                );
+                let p: [i32; 4] = std::mem::transmute(pairs[t]);
+                let mj = _mm512_madd_epi16(r.mins[j], _mm512_set1_epi32(p[j]));
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(lo, hi));
+                msum[t] = _mm512_add_epi32(msum[t], mj);
             }
-            let lo = _mm512_dpwssd_epi32(_mm512_madd_epi16(s[0], r.sc[2 * j]), s[1], r.sc[2 * j]);
-            let hi = _mm512_dpwssd_epi32(_mm512_madd_epi16(s[2], r.sc[2 * j + 1]), s[3], r.sc[2 * j + 1]);
-            let ij = _mm512_add_epi32(lo, hi);
-            let mj = _mm512_madd_epi16(r.mins[j], _mm512_set1_epi32(pairs[j]));
-            isum = _mm512_add_epi32(isum, ij);
-            msum = _mm512_add_epi32(msum, mj);
         }
         // The vec path's steps, once per super-block.
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), d, acc);
-        acc_m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), dmin, acc_m);
-        (acc, acc_m)
+        for t in 0..N {
+            acc[t].0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), d[t], acc[t].0);
+            acc[t].1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum[t]), dmin[t], acc[t].1);
+        }
+        acc
     }
 }
 
@@ -484,10 +513,11 @@ pub(super) fn q6_k_tiled_panel(
         dw: _mm512_setzero_ps(),
     };
     // SAFETY: as in `q4_k_panel`.
-    let (decode, token) = unsafe {
+    let (decode, token, token2) = unsafe {
         (
             |idx, ptrs: &_, b, r: &mut Q6kRows| q6_k_rows(idx, ptrs, b, r),
-            |r: &Q6kRows, xb, acc| q6_k_token(r, xb, acc),
+            |r: &Q6kRows, xb, acc| q6_k_tokens::<1>(r, [xb], [acc])[0],
+            |r: &Q6kRows, xb, acc| q6_k_tokens::<2>(r, xb, acc),
         )
     };
     panel(
@@ -503,51 +533,60 @@ pub(super) fn q6_k_tiled_panel(
         _mm512_setzero_ps(),
         decode,
         token,
+        token2,
         |a| a,
     );
 }
 
-/// One token's super-block against sixteen decoded Q6_K rows:
+/// `N` tokens' super-blocks against sixteen decoded Q6_K rows:
 /// `acc + (isum · d_w) · d_x` per lane, `isum = Σ_s sc_s Σ (q6 − 32)·q8`.
+/// Each weight register is loaded once for the `N` tokens.
 ///
 /// # Safety
-/// `xb` is a whole Q8_K block.
+/// Each `xb[t]` is a whole Q8_K block.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 #[allow(clippy::needless_range_loop)]
-unsafe fn q6_k_token(r: &Q6kRows, xb: *const u8, acc: __m512) -> __m512 {
-    // SAFETY: every read is inside the 292-byte block at `xb`.
+unsafe fn q6_k_tokens<const N: usize>(r: &Q6kRows, xb: [*const u8; N], acc: [__m512; N]) -> [__m512; N] {
+    // SAFETY: every read is inside the 292-byte blocks at `xb`.
     unsafe {
         let zero = _mm512_setzero_si512();
-        let mut sums = [zero; 4];
+        let mut sums = [[zero; 4]; N];
         for n in 0..2 {
             for g in 0..4 {
-                let xs = xb.add(4 + 128 * n + 32 * g);
-                let (mut lo, mut hi) = (zero, zero);
+                let (mut lo, mut hi) = ([zero; N], [zero; N]);
                 for k in 0..4 {
-                    lo = _mm512_dpbusd_epi32(lo, r.q[n][g][k], bcast(xs.add(4 * k)));
-                    hi = _mm512_dpbusd_epi32(hi, r.q[n][g][k + 4], bcast(xs.add(16 + 4 * k)));
+                    let (wl, wh) = (r.q[n][g][k], r.q[n][g][k + 4]);
+                    for t in 0..N {
+                        let xs = xb[t].add(4 + 128 * n + 32 * g);
+                        lo[t] = _mm512_dpbusd_epi32(lo[t], wl, bcast(xs.add(4 * k)));
+                        hi[t] = _mm512_dpbusd_epi32(hi[t], wh, bcast(xs.add(16 + 4 * k)));
+                    }
                 }
                 let s = 8 * n + 2 * g;
-                let v = _mm512_add_epi32(
-                    _mm512_mullo_epi32(lo, r.sc[s]),
-                    _mm512_mullo_epi32(hi, r.sc[s + 1]),
-                );
-                sums[g] = _mm512_add_epi32(sums[g], v);
+                for t in 0..N {
+                    let v = _mm512_add_epi32(
+                        _mm512_mullo_epi32(lo[t], r.sc[s]),
+                        _mm512_mullo_epi32(hi[t], r.sc[s + 1]),
+                    );
+                    sums[t][g] = _mm512_add_epi32(sums[t][g], v);
+                }
             }
         }
-        // The `-32` offset: `32 · Σ_s sc_s · bsum_s` (pairs in i16).
-        let (mut o0, mut o1) = (zero, zero);
-        for i in 0..4 {
-            o0 = _mm512_dpwssd_epi32(o0, r.sc_pairs[2 * i], bcast(xb.add(260 + 8 * i)));
-            o1 = _mm512_dpwssd_epi32(o1, r.sc_pairs[2 * i + 1], bcast(xb.add(264 + 8 * i)));
+        let mut out = acc;
+        for t in 0..N {
+            // The `-32` offset: `32 · Σ_s sc_s · bsum_s` (pairs in i16).
+            let (mut o0, mut o1) = (zero, zero);
+            for i in 0..4 {
+                o0 = _mm512_dpwssd_epi32(o0, r.sc_pairs[2 * i], bcast(xb[t].add(260 + 8 * i)));
+                o1 = _mm512_dpwssd_epi32(o1, r.sc_pairs[2 * i + 1], bcast(xb[t].add(264 + 8 * i)));
+            }
+            let s = sums[t];
+            let isum = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
+            let isum = _mm512_sub_epi32(isum, _mm512_slli_epi32::<5>(_mm512_add_epi32(o0, o1)));
+            let yd = _mm512_set1_ps(xb[t].cast::<f32>().read_unaligned());
+            out[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), r.dw), yd, acc[t]);
         }
-        let isum = _mm512_add_epi32(
-            _mm512_add_epi32(sums[0], sums[1]),
-            _mm512_add_epi32(sums[2], sums[3]),
-        );
-        let isum = _mm512_sub_epi32(isum, _mm512_slli_epi32::<5>(_mm512_add_epi32(o0, o1)));
-        let yd = _mm512_set1_ps(xb.cast::<f32>().read_unaligned());
-        _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), r.dw), yd, acc)
+        out
     }
 }
