@@ -208,6 +208,28 @@ fn panel_runs_and_chunks_cover_every_pair() {
     }
 }
 
+/// Rows so long (1100 blocks) that a run prepares at most eight tokens:
+/// nine tokens become runs of five and four, the second a lone group of
+/// four (decoded block by block, as a decode step's).
+#[test]
+fn panel_run_of_four_tokens() {
+    let blocks = 1100;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let x: Vec<f32> = (0..9 * blocks * 32)
+        .map(|_| (next() % 20001) as f32 / 100.0 - 100.0)
+        .collect();
+    for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+        let bytes: Vec<u8> = (0..3 * blocks * ty.type_size()).map(|_| next() as u8).collect();
+        check_panel(ty, &weights(ty, bytes), &x, blocks).unwrap();
+    }
+}
+
 /// All bytes -128 against all activations +127 and -127: the extremes of
 /// the unsigned-offset arithmetic (`u = 0`, the largest corrections).
 #[test]

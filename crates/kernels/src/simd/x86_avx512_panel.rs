@@ -225,7 +225,7 @@ fn group<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
 /// prefetched into L1 to 6.8 ms (the thread's whole read bandwidth) with
 /// 32-64 KiB of lead into L2; prefetched into L1 that far ahead, the lines
 /// were evicted before use (16 ms).
-const PREFETCH_LEAD: usize = 32 << 10;
+pub(super) const PREFETCH_LEAD: usize = 32 << 10;
 
 /// The rows of `w` (`row_bytes` each) about [`PREFETCH_LEAD`] bytes after
 /// rows `r..r + n`: what a group computing those prefetches.

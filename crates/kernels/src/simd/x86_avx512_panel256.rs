@@ -14,8 +14,12 @@
 //! multiplying pipes see only the dot product and the FMA per (row,
 //! token, block). The weights are taken signed and the activations plus
 //! 128 (unsigned), so that the `vpdpbusd` seed (`-128·Σw` per lane) is
-//! the weight row's, computed once per block for every token. Results are
-//! bit-identical to the other panel and to the per-pair dot products.
+//! the weight row's, computed once per block for every token. In a prompt
+//! each pair of rows is decoded once (bytes, seeds, scales: 3 KiB for a
+//! 640-wide row pair, in L1) and then goes against every group of the
+//! run's tokens, so the decoding drops out of the inner loop; a decode
+//! step's lone group decodes each block one block ahead instead. Results
+//! are bit-identical to the other panel and to the per-pair dot products.
 
 use std::arch::x86_64::*;
 
@@ -37,10 +41,6 @@ const MAX_TOKENS: usize = 8;
 /// runs of this size, each run then swept by every chunk of rows.
 const PREPARED_BYTES: usize = 256 << 10;
 
-/// Bytes of weight rows a prompt's chunk of rows spans: they stay in L1
-/// while every group of the run's tokens goes by.
-const CHUNK_BYTES: usize = 16 << 10;
-
 /// Most groups of tokens in one run.
 const MAX_GROUPS: usize = 64;
 
@@ -55,9 +55,11 @@ fn even(n: usize, parts: usize) -> impl Iterator<Item = (usize, usize)> {
 ///
 /// The tokens are split into even runs of at most [`PREPARED_BYTES`] of
 /// prepared activations, and each run into even groups of at most
-/// [`MAX_TOKENS`], so that every group has four to eight tokens. The
-/// rows then go by in L1-sized chunks, each against every group of the
-/// run, and results land in `out` directly.
+/// [`MAX_TOKENS`], so that every group has four to eight tokens. Then
+/// each pair of rows is decoded once (into [`Decoded`] blocks, in L1) and
+/// goes against every group of the run; results land in `out` directly.
+/// The rows about [`super::x86_avx512_panel::PREFETCH_LEAD`] bytes ahead
+/// are prefetched during each pair's first group.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -70,116 +72,116 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
     rn: usize,
     out: &mut [f32],
 ) {
-    assert!(rn >= MIN_TOKENS);
+    assert!(rn >= MIN_TOKENS && row_bytes.is_multiple_of(BW) && w.len() >= rm * row_bytes);
     let nb = row_bytes / BW;
-    // Each thread's buffer, kept between calls: the hot path allocates
-    // nothing once it has reached its size.
+    // Each thread's buffers, kept between calls: the hot path allocates
+    // nothing once they have reached their size.
     thread_local! {
         static ACT: std::cell::RefCell<Vec<__m256i>> = const { std::cell::RefCell::new(Vec::new()) };
+        static DEC: std::cell::RefCell<Vec<[Decoded; 2]>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     ACT.with_borrow_mut(|act| {
-        // A prepared token takes one register per block.
-        let per_run =
-            (PREPARED_BYTES / (nb * size_of::<__m256i>())).clamp(MAX_TOKENS, MAX_GROUPS * MAX_TOKENS);
-        let chunk = match CHUNK_BYTES / row_bytes {
-            c if c >= 32 => c / 16 * 16,
-            c => c.max(4),
-        };
-        for (t0, tn) in even(rn, rn.div_ceil(per_run)) {
-            // (first token, tokens, first prepared register) of each group.
-            let mut groups = [(0, 0, 0); MAX_GROUPS];
-            let ng = tn.div_ceil(MAX_TOKENS);
-            act.clear();
-            for ((t, n), g) in even(tn, ng).zip(&mut groups) {
-                // Runs of five or more tokens or of half a run (eight or more).
-                assert!((4..=MAX_TOKENS).contains(&n));
-                *g = (t0 + t, n, act.len());
-                prepare(&x[(t0 + t) * act_row..], act_row, n, nb, act);
-            }
-            let mut r = 0;
-            while r < rm {
-                let nr = chunk.min(rm - r);
-                for (g, &(t, n, a)) in groups[..ng].iter().enumerate() {
-                    let (w, out) = (&w[r * row_bytes..], &mut out[t * rm + r..]);
-                    // The first group of a chunk prefetches the rows after it.
-                    let p = g == 0;
-                    match n {
-                        4 => rows::<KIND, BW, 3, 4>(w, row_bytes, nr, &act[a..], out, rm, p),
-                        5 => rows::<KIND, BW, 2, 5>(w, row_bytes, nr, &act[a..], out, rm, p),
-                        6 => rows::<KIND, BW, 2, 6>(w, row_bytes, nr, &act[a..], out, rm, p),
-                        7 => rows::<KIND, BW, 2, 7>(w, row_bytes, nr, &act[a..], out, rm, p),
-                        _ => rows::<KIND, BW, 2, 8>(w, row_bytes, nr, &act[a..], out, rm, p),
+        DEC.with_borrow_mut(|dec| {
+            // A prepared token takes one register per block.
+            let per_run =
+                (PREPARED_BYTES / (nb * size_of::<__m256i>())).clamp(MAX_TOKENS, MAX_GROUPS * MAX_TOKENS);
+            for (t0, tn) in even(rn, rn.div_ceil(per_run)) {
+                // (first token, tokens, first prepared register) of each group.
+                let mut groups = [(0, 0, 0); MAX_GROUPS];
+                let ng = tn.div_ceil(MAX_TOKENS);
+                act.clear();
+                for ((t, n), g) in even(tn, ng).zip(&mut groups) {
+                    // Runs of five or more tokens or of half a run (eight or more).
+                    assert!((4..=MAX_TOKENS).contains(&n));
+                    *g = (t0 + t, n, act.len());
+                    prepare(&x[(t0 + t) * act_row..], act_row, n, nb, act);
+                }
+                for r in (0..rm).step_by(2) {
+                    let nr = (rm - r).min(2);
+                    // The rows that far ahead, prefetched during the first group.
+                    let next = ahead(w, row_bytes, r, 2);
+                    // A lone last row is decoded twice; its copy's sums are dropped.
+                    let (w0, w1) = (&w[r * row_bytes..], &w[(r + nr - 1) * row_bytes..]);
+                    let block = |w: &[u8], b: usize| -> [u8; BW] {
+                        *w[b * BW..].first_chunk().expect("whole blocks")
+                    };
+                    let decoded = |b: usize| [decode::<KIND>(&block(w0, b)), decode::<KIND>(&block(w1, b))];
+                    let scales = |b: usize| [f16_splat(&block(w0, b)), f16_splat(&block(w1, b))];
+                    let rows = (r, nr, next);
+                    if ng == 1 {
+                        // One group (a decode step): each block decoded as it is used.
+                        group_of(nb, decoded, scales, act, groups[0], rows, out, rm);
+                        continue;
+                    }
+                    // Several: the rows decoded once for all of them, the
+                    // first group prefetching.
+                    dec.clear();
+                    dec.extend((0..nb).map(decoded));
+                    for (g, &at) in groups[..ng].iter().enumerate() {
+                        let rows = (r, nr, if g == 0 { next } else { &[] });
+                        group_of(nb, |b| dec[b], |b| dec[b].map(|r| r.d), act, at, rows, out, rm);
                     }
                 }
-                r += nr;
             }
-        }
+        })
     })
 }
 
-/// Rows `0..rm` of `w` against the `T` prepared tokens, into
-/// `out[j * ostride + i]`, in groups of `R` rows; with `prefetch`, each
-/// group prefetches the rows after it.
+/// [`group`] for the group at `(t, n, a)` (first token, tokens, first
+/// prepared register in `act`) and rows `(r, nr, next)` (first row, rows,
+/// rows to prefetch), into `out[t * rm + r..]`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn rows<const KIND: u8, const BW: usize, const R: usize, const T: usize>(
-    w: &[u8],
-    row_bytes: usize,
-    rm: usize,
+fn group_of(
+    nb: usize,
+    decoded: impl Fn(usize) -> [Decoded; 2],
+    scales: impl Fn(usize) -> [__m256; 2],
     act: &[__m256i],
+    (t, n, a): (usize, usize, usize),
+    (r, nr, next): (usize, usize, &[u8]),
     out: &mut [f32],
-    ostride: usize,
-    prefetch: bool,
+    rm: usize,
 ) {
-    let mut r = 0;
-    while r < rm {
-        let n = (rm - r).min(R);
-        let next = match prefetch {
-            true => ahead(w, row_bytes, r, R),
-            false => &[],
-        };
-        group::<KIND, BW, R, T>(
-            &w[r * row_bytes..],
-            row_bytes,
-            n,
-            act,
-            &mut out[r..],
-            ostride,
-            next,
-        );
-        r += n;
+    let (act, out) = (&act[a..], &mut out[t * rm + r..]);
+    match n {
+        4 => group::<4>(nb, decoded, scales, act, out, rm, nr, next),
+        5 => group::<5>(nb, decoded, scales, act, out, rm, nr, next),
+        6 => group::<6>(nb, decoded, scales, act, out, rm, nr, next),
+        7 => group::<7>(nb, decoded, scales, act, out, rm, nr, next),
+        _ => group::<8>(nb, decoded, scales, act, out, rm, nr, next),
     }
 }
 
+/// One weight row's block, decoded: its bytes (signed), its `vpdpbusd`
+/// seed (`-128·Σw` per 4-byte lane, against activations plus 128) and
+/// its scale in every lane.
+#[derive(Clone, Copy)]
+struct Decoded {
+    q: __m256i,
+    seed: __m256i,
+    d: __m256,
+}
+
+/// Two rows of `nb` blocks (`decoded(b)` gives block `b` of both,
+/// `scales(b)` only their scales; the second row's sums dropped when `nr`
+/// is 1) against the `T` prepared tokens, into `out[j * ostride + i]`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 #[inline]
 #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
-fn group<const KIND: u8, const BW: usize, const R: usize, const T: usize>(
-    w: &[u8],
-    row_bytes: usize,
-    nr: usize,
+fn group<const T: usize>(
+    nb: usize,
+    decoded: impl Fn(usize) -> [Decoded; 2],
+    scales: impl Fn(usize) -> [__m256; 2],
     act: &[__m256i],
     out: &mut [f32],
     ostride: usize,
+    nr: usize,
     next: &[u8],
 ) {
-    let nb = row_bytes / BW;
+    const R: usize = 2;
     let pf_per_block = next.len().div_ceil(64).div_ceil(nb.max(1));
-    assert!(
-        row_bytes.is_multiple_of(BW)
-            && nr >= 1
-            && nr <= R
-            && w.len() >= (nr - 1) * row_bytes + nb * BW
-            && act.len() >= nb * (1 + T)
-            && out.len() > (T - 1) * ostride + nr - 1
-    );
-    let row = |i: usize| i.min(nr - 1) * row_bytes;
-    let wp = w.as_ptr();
-    let wblock = |o: usize, b: usize| -> &[u8] {
-        // SAFETY: called with `o = row(i)` and `b < nb` only: within `w` (asserted above).
-        unsafe { &*wp.add(o + b * BW).cast::<[u8; BW]>() }
-    };
+    assert!(act.len() >= nb * (1 + T) && (1..=R).contains(&nr) && out.len() > (T - 1) * ostride + nr - 1);
     let ap = act.as_ptr();
     let mut acc = [[_mm256_setzero_ps(); T]; R];
     // The scale products of the next `AHEAD` blocks, each written
@@ -189,38 +191,25 @@ fn group<const KIND: u8, const BW: usize, const R: usize, const T: usize>(
     let products = |b: usize, slot: &mut [[f32; 8]; R]| {
         // SAFETY: block `b < nb` of the prepared tokens (asserted above).
         let dxv = _mm256_castsi256_ps(unsafe { *ap.add(b * (1 + T)) });
-        for r in 0..R {
+        for (r, d) in scales(b).into_iter().enumerate() {
             // SAFETY: `slot[r]` is 8 aligned floats.
-            unsafe {
-                _mm256_store_ps(
-                    slot[r].as_mut_ptr(),
-                    _mm256_mul_ps(f16_splat(wblock(row(r), b)), dxv),
-                )
-            };
+            unsafe { _mm256_store_ps(slot[r].as_mut_ptr(), _mm256_mul_ps(d, dxv)) };
         }
     };
     for b in 0..AHEAD.min(nb) {
         products(b, &mut dp.0[b]);
     }
-    // Each block's weights are decoded during the block before it: the
-    // decode and its seed are a chain of dependent operations that
-    // otherwise holds up the block's first products.
-    let decode = |b: usize| {
-        let mut q = [_mm256_setzero_si256(); R];
-        let mut seed = [_mm256_setzero_si256(); R];
-        for r in 0..R {
-            (q[r], seed[r]) = decode_signed::<KIND>(wblock(row(r), b));
-        }
-        (q, seed)
-    };
-    let (mut q, mut seed) = decode(0);
+    // Each block is decoded during the block before it: decoding is a
+    // chain of dependent operations that would otherwise hold up the
+    // block's first products.
+    let mut rows = decoded(0);
     for b in 0..nb {
         for line in next.chunks(64).skip(b * pf_per_block).take(pf_per_block) {
             _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast());
         }
+        let following = decoded((b + 1).min(nb - 1));
         // SAFETY: block `b < nb` of the prepared tokens (asserted above).
         let ab = unsafe { ap.add(b * (1 + T)) };
-        let (qn, seedn) = decode((b + 1).min(nb - 1));
         let slot = b % AHEAD;
         for j in 0..T {
             // SAFETY: token `j < T` of the prepared block.
@@ -232,9 +221,9 @@ fn group<const KIND: u8, const BW: usize, const R: usize, const T: usize>(
                     std::arch::asm!(
                         "vpdpbusd {s:y}, {x:y}, {q:y}",
                         "vcvtdq2ps {s:y}, {s:y}",
-                        s = inout(zmm_reg) seed[r] => s,
+                        s = inout(zmm_reg) rows[r].seed => s,
                         x = in(zmm_reg) xv,
-                        q = in(zmm_reg) q[r],
+                        q = in(zmm_reg) rows[r].q,
                         options(pure, nomem, nostack, preserves_flags)
                     )
                 }
@@ -248,7 +237,7 @@ fn group<const KIND: u8, const BW: usize, const R: usize, const T: usize>(
         if b + AHEAD < nb {
             products(b + AHEAD, &mut dp.0[slot]);
         }
-        (q, seed) = (qn, seedn);
+        rows = following;
     }
     for r in 0..nr {
         if T == 8 {
@@ -326,12 +315,12 @@ fn prepare(x: &[u8], act_row: usize, rn: usize, nb: usize, act: &mut Vec<__m256i
     }
 }
 
-/// One block's weights as signed bytes, and each 4-byte lane's
-/// `-128·Σw`: the seed that makes `vpdpbusd` of these against the
-/// activations plus 128 (unsigned) the exact signed lane sums.
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vnni")]
+/// One block's weights decoded: signed bytes, the seed that makes
+/// `vpdpbusd` of these against the activations plus 128 (unsigned) the
+/// exact signed lane sums, and the scale.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn decode_signed<const KIND: u8>(wb: &[u8]) -> (__m256i, __m256i) {
+fn decode<const KIND: u8>(wb: &[u8]) -> Decoded {
     let q = match KIND {
         Q8_0 => load32(bytes(wb, 2)),
         Q4_0 => _mm256_sub_epi8(nibbles32(bytes(wb, 2)), _mm256_set1_epi8(8)),
@@ -344,5 +333,9 @@ fn decode_signed<const KIND: u8>(wb: &[u8]) -> (__m256i, __m256i) {
     };
     let zero = _mm256_setzero_si256();
     let seed = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(0x80u8 as i8), q));
-    (q, seed)
+    Decoded {
+        q,
+        seed,
+        d: f16_splat(wb),
+    }
 }
