@@ -15,7 +15,7 @@
 //! token, block). The weights are taken signed and the activations plus
 //! 128 (unsigned), so that the `vpdpbusd` seed (`-128·Σw` per lane) is
 //! the weight row's, computed once per block for every token. In a prompt
-//! each pair of rows is decoded once (bytes, seeds, scales: 3 KiB for a
+//! each pair of rows is decoded once (bytes, seeds, scales: 3.75 KiB for a
 //! 640-wide row pair, in L1) and then goes against every group of the
 //! run's tokens, so the decoding drops out of the inner loop; a decode
 //! step's lone group decodes each block one block ahead instead. Results
@@ -38,7 +38,7 @@ const MAX_TOKENS: usize = 8;
 
 /// Most bytes of prepared activations a call lays out at once (about a
 /// quarter of a Zen 4 or Ice Lake L2): a prompt's tokens are prepared in
-/// runs of this size, each run then swept by every chunk of rows.
+/// runs of this size, each run then swept by every pair of rows.
 const PREPARED_BYTES: usize = 256 << 10;
 
 /// Most groups of tokens in one run.
