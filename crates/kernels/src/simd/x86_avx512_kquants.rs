@@ -254,12 +254,12 @@ fn panel<R, A: Copy>(
                 // above): no bounds check in the innermost loop.
                 let xb = |t: usize| x.as_ptr().wrapping_add((t0 + t) * act_row + b * Q8_K_BYTES);
                 // Tokens two at a time, each weight register loaded once for both.
-                for (p, acc) in acc[..tn].chunks_mut(2).enumerate() {
-                    match acc {
-                        [a0, a1] => [*a0, *a1] = token2(&rows, [xb(2 * p), xb(2 * p + 1)], [*a0, *a1]),
-                        [a] => *a = token(&rows, xb(2 * p), *a),
-                        _ => unreachable!("chunks of two"),
-                    }
+                let mut pairs = acc[..tn].chunks_exact_mut(2);
+                for (p, a) in (&mut pairs).enumerate() {
+                    [a[0], a[1]] = token2(&rows, [xb(2 * p), xb(2 * p + 1)], [a[0], a[1]]);
+                }
+                if let [a] = pairs.into_remainder() {
+                    *a = token(&rows, xb(tn - 1), *a);
                 }
             }
             for t in 0..tn {
