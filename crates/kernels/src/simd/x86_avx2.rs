@@ -172,7 +172,7 @@ fn mul_sum_i8<M: Madd>(m: M, w: __m256i, x: __m256i) -> __m256i {
 /// nibbles 16..32 (ggml's `bytes_from_nibbles_32`).
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(super) fn nibbles32(q: &[u8; 16]) -> __m256i {
+fn nibbles32(q: &[u8; 16]) -> __m256i {
     // Both halves from one broadcast load, the upper one shifted by 4: no
     // cross-lane shuffle (the one shuffle port is the bottleneck here).
     let both = _mm256_broadcastsi128_si256(load16(q));
@@ -206,7 +206,7 @@ pub(super) const Q5_0: u8 = 2;
 /// One 32-element weight block as 32 signed bytes.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn decode_block<M: Madd, const KIND: u8>(m: M, wb: &[u8]) -> __m256i {
+pub(super) fn decode_block<M: Madd, const KIND: u8>(m: M, wb: &[u8]) -> __m256i {
     match KIND {
         Q8_0 => load32(bytes(wb, 2)),
         // Nibbles minus 8.

@@ -70,6 +70,19 @@ fn scale_pair(w0: &[u8], w1: &[u8]) -> __m512 {
     )
 }
 
+/// The scales of block `b` of `rn` tokens (from `x`, `act_row` apart), in
+/// lanes `0..rn`.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+pub(super) fn token_scales<const N: usize>(x: &[u8], act_row: usize, rn: usize, b: usize) -> [f32; N] {
+    let mut dx = [0f32; N];
+    for (j, d) in dx.iter_mut().enumerate().take(rn) {
+        let xb: &[u8; Q8_0_BYTES] = bytes(x, j * act_row + b * Q8_0_BYTES);
+        *d = _mm_cvtss_f32(_mm256_castps256_ps128(f16_splat(xb)));
+    }
+    dx
+}
+
 /// The activation side of `rn` tokens (from `x`, `act_row` apart), `nb`
 /// blocks each, appended to `act` as the weight loop reads it: per block `1 + 2·rn`
 /// registers' worth, the tokens' scales (lane `j`), then per token its
@@ -81,11 +94,7 @@ fn prepare<const KIND: u8>(x: &[u8], act_row: usize, rn: usize, nb: usize, act: 
     let zero = _mm512_setzero_si512();
     act.reserve(nb * (1 + 2 * rn));
     for b in 0..nb {
-        let mut dx = [0f32; 16];
-        for (j, d) in dx.iter_mut().enumerate().take(rn) {
-            let xb: &[u8; Q8_0_BYTES] = bytes(x, j * act_row + b * Q8_0_BYTES);
-            *d = _mm_cvtss_f32(_mm256_castps256_ps128(f16_splat(xb)));
-        }
+        let dx: [f32; 16] = token_scales(x, act_row, rn, b);
         // SAFETY: 16 readable floats; `loadu` has no alignment requirement.
         act.push(_mm512_castps_si512(unsafe { _mm512_loadu_ps(dx.as_ptr()) }));
         for j in 0..rn {
@@ -279,7 +288,7 @@ fn rows<const KIND: u8, const BW: usize, const RP: usize, const T: usize>(
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn panel<const KIND: u8, const BW: usize>(
-    _m: Vnni,
+    m: Vnni,
     w: &[u8],
     row_bytes: usize,
     rm: usize,
@@ -293,7 +302,7 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
         return;
     }
     if rn >= super::x86_avx512_panel256::MIN_TOKENS {
-        return super::x86_avx512_panel256::panel::<KIND, BW>(w, row_bytes, rm, x, act_row, rn, out);
+        return super::x86_avx512_panel256::panel::<KIND, BW>(m, w, row_bytes, rm, x, act_row, rn, out);
     }
     // Each thread's buffer, kept between calls: the hot path allocates
     // nothing once it has reached its size.

@@ -23,8 +23,9 @@
 
 use std::arch::x86_64::*;
 
-use super::x86_avx2::{bytes, f16_splat, hsum_ps, load32, nibbles32, Q4_0, Q8_0};
-use super::x86_avx512_panel::ahead;
+use super::x86_avx2::{bytes, decode_block, f16_splat, hsum_ps, load32};
+use super::x86_avx512::Vnni;
+use super::x86_avx512_panel::{ahead, token_scales};
 use crate::dot::Q8_0_BYTES;
 
 /// Fewest tokens this panel is used for: with fewer, the per-row seeds
@@ -64,6 +65,7 @@ fn even(n: usize, parts: usize) -> impl Iterator<Item = (usize, usize)> {
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn panel<const KIND: u8, const BW: usize>(
+    m: Vnni,
     w: &[u8],
     row_bytes: usize,
     rm: usize,
@@ -105,7 +107,8 @@ pub(super) fn panel<const KIND: u8, const BW: usize>(
                     let block = |w: &[u8], b: usize| -> [u8; BW] {
                         *w[b * BW..].first_chunk().expect("whole blocks")
                     };
-                    let decoded = |b: usize| [decode::<KIND>(&block(w0, b)), decode::<KIND>(&block(w1, b))];
+                    let decoded =
+                        |b: usize| [decode::<KIND>(m, &block(w0, b)), decode::<KIND>(m, &block(w1, b))];
                     let scales = |b: usize| [f16_splat(&block(w0, b)), f16_splat(&block(w1, b))];
                     let rows = (r, nr, next);
                     if ng == 1 {
@@ -298,11 +301,7 @@ struct Products<const R: usize>([[[f32; 8]; R]; AHEAD]);
 fn prepare(x: &[u8], act_row: usize, rn: usize, nb: usize, act: &mut Vec<__m256i>) {
     act.reserve(nb * (1 + rn));
     for b in 0..nb {
-        let mut dx = [0f32; 8];
-        for (j, d) in dx.iter_mut().enumerate().take(rn) {
-            let xb: &[u8; Q8_0_BYTES] = bytes(x, j * act_row + b * Q8_0_BYTES);
-            *d = _mm_cvtss_f32(_mm256_castps256_ps128(f16_splat(xb)));
-        }
+        let dx: [f32; 8] = token_scales(x, act_row, rn, b);
         // SAFETY: 8 readable floats; `loadu` has no alignment requirement.
         act.push(_mm256_castps_si256(unsafe { _mm256_loadu_ps(dx.as_ptr()) }));
         for j in 0..rn {
@@ -320,17 +319,8 @@ fn prepare(x: &[u8], act_row: usize, rn: usize, nb: usize, act: &mut Vec<__m256i
 /// exact signed lane sums, and the scale.
 #[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn decode<const KIND: u8>(wb: &[u8]) -> Decoded {
-    let q = match KIND {
-        Q8_0 => load32(bytes(wb, 2)),
-        Q4_0 => _mm256_sub_epi8(nibbles32(bytes(wb, 2)), _mm256_set1_epi8(8)),
-        _ => {
-            // `(nibble | bit << 4) - 16`: 16 off where the fifth bit is clear.
-            let n = nibbles32(bytes(wb, 6));
-            let qh = u32::from_le_bytes(*bytes(wb, 2));
-            _mm256_mask_sub_epi8(n, !qh, n, _mm256_set1_epi8(16))
-        }
-    };
+fn decode<const KIND: u8>(m: Vnni, wb: &[u8]) -> Decoded {
+    let q = decode_block::<Vnni, KIND>(m, wb);
     let zero = _mm256_setzero_si256();
     let seed = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(0x80u8 as i8), q));
     Decoded {
