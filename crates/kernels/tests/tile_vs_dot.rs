@@ -184,28 +184,34 @@ proptest! {
     }
 }
 
-/// A prompt's shape through the panels: rows long enough (500 blocks)
-/// that a run prepares only sixteen tokens and a chunk spans only four
-/// rows, so that several runs, each of two groups (four tokens in one),
-/// meet chunks with a remainder row, and every pair is still its dot
-/// product.
-#[test]
-fn panel_runs_and_chunks_cover_every_pair() {
-    let blocks = 500;
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+/// `tokens` random activation rows and `rows` random weight rows of
+/// `blocks` blocks (xorshift from `seed`), through every Q8_0-family panel.
+fn check_long_rows(blocks: usize, tokens: usize, rows: usize, seed: u64) {
+    let mut state = seed;
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
     };
-    let x: Vec<f32> = (0..19 * blocks * 32)
+    let x: Vec<f32> = (0..tokens * blocks * 32)
         .map(|_| (next() % 20001) as f32 / 100.0 - 100.0)
         .collect();
     for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
-        let bytes: Vec<u8> = (0..37 * blocks * ty.type_size()).map(|_| next() as u8).collect();
+        let bytes: Vec<u8> = (0..rows * blocks * ty.type_size())
+            .map(|_| next() as u8)
+            .collect();
         check_panel(ty, &weights(ty, bytes), &x, blocks).unwrap();
     }
+}
+
+/// A prompt's shape through the panels: rows long enough (500 blocks)
+/// that a run prepares only sixteen tokens, so that nineteen tokens are
+/// several runs, each of two groups (four tokens in one), against 37 rows
+/// (the last alone in its pair), and every pair is still its dot product.
+#[test]
+fn panel_runs_and_chunks_cover_every_pair() {
+    check_long_rows(500, 19, 37, 0x9E37_79B9_7F4A_7C15);
 }
 
 /// Rows so long (1100 blocks) that a run prepares at most eight tokens:
@@ -213,21 +219,7 @@ fn panel_runs_and_chunks_cover_every_pair() {
 /// four (decoded block by block, as a decode step's).
 #[test]
 fn panel_run_of_four_tokens() {
-    let blocks = 1100;
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let x: Vec<f32> = (0..9 * blocks * 32)
-        .map(|_| (next() % 20001) as f32 / 100.0 - 100.0)
-        .collect();
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
-        let bytes: Vec<u8> = (0..3 * blocks * ty.type_size()).map(|_| next() as u8).collect();
-        check_panel(ty, &weights(ty, bytes), &x, blocks).unwrap();
-    }
+    check_long_rows(1100, 9, 3, 0x2545_F491_4F6C_DD1D);
 }
 
 /// All bytes -128 against all activations +127 and -127: the extremes of
