@@ -7,8 +7,12 @@
 //! ```text
 //! cargo run --release -p kernels --example tensor_speed -- MODEL.gguf [TENSOR [TOKENS...]]
 //! ```
+//!
+//! The tokens are one batch (a prompt's rounding); with
+//! `SOBRE_ONE_PER_BATCH=1` each is a batch of its own, as in a decode step
+//! of several sequences (K-quants then take llama.cpp's gemv arithmetic).
 
-use kernels::matmul::{matmul, Matrix};
+use kernels::matmul::{matmul_batches, Matrix};
 use kernels::packed::PackedQ8_0;
 
 /// This thread's time on a CPU: other load on the machine then stretches
@@ -53,6 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let packed = std::env::var_os("SOBRE_PACKED")
         .and_then(|_| PackedQ8_0::pack(&w, |_| {}))
         .inspect(|_| println!("{name}: repacked"));
+    let ones = vec![1usize; max];
+    let one_per_batch = std::env::var_os("SOBRE_ONE_PER_BATCH").is_some();
     let blocks = rows * cols / info.ggml_type.block_size();
     for round in 0..3 {
         for &n in &counts {
@@ -60,7 +66,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for _ in 0..3 {
                 match &packed {
                     Some(p) => p.matmul(&x, n, &mut out, &mut act, 1),
-                    None => matmul(&w, &x, n, &mut out, &mut act, 1),
+                    None if one_per_batch => matmul_batches(&w, &x, n, &ones[..n], &mut out, &mut act, 1),
+                    None => matmul_batches(&w, &x, n, &[n], &mut out, &mut act, 1),
                 }
             }
             let el = (cpu_time() - t) / 3.0;
