@@ -117,15 +117,12 @@ def test_bad_requests_get_4xx_and_the_server_goes_on(client, gemma):
     assert client.chat.completions.create(model="gemma", messages=MESSAGES, max_tokens=2).choices
 
 
-@pytest.mark.xfail(
-    reason="issue #8 acceptance not met yet: four requests take about 1.5-2.05x one on 2 cores "
-    "(each step's extra tokens still cost their dot products, whose order follows llama.cpp's); "
-    "the figure is recorded either way",
-    strict=False,
-)
 def test_concurrent_requests_share_the_steps(client):
     """Four requests decoded together cost far less than four times one:
-    the weights are read once per step for all of them."""
+    the weights are read once per step for all of them. One request's steps
+    are bound by memory (every weight read per token), four's by arithmetic:
+    on 2 Zen 4 cores they take about 1.4-1.6x one; served one at a time
+    (`--parallel 1`) they take about 4x."""
     def one(_=None):
         r = client.completions.create(
             model="gemma", prompt="Once upon a time", max_tokens=48, temperature=0.8, seed=3
@@ -142,10 +139,11 @@ def test_concurrent_requests_share_the_steps(client):
             return list(pool.map(one, range(4)))
 
     one()  # warm up
-    # Best of two of each, interleaved, so a burst of load elsewhere on the
-    # machine does not decide the figure.
+    # Best of three of each, interleaved, so a burst of load elsewhere on
+    # the machine (or of memory bandwidth, which only the single request
+    # can use) does not decide the figure.
     singles, fours = [], []
-    for _ in range(2):
+    for _ in range(3):
         singles.append(timed(one))
         fours.append(timed(four))
     single, n1 = min(singles)
