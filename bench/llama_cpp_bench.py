@@ -2,7 +2,9 @@
 """llama.cpp's side of bench/compare: pp and tg as llama-bench measures them.
 
 pp: one batch of P prompt tokens decoded from an empty context.
-tg: N tokens decoded one at a time from an empty context.
+tg: N tokens decoded one at a time from an empty context; with --parallel K,
+N steps that each decode one token of each of K sequences (llama-server's
+batching of K requests), tok/s counting every sequence's tokens.
 Tokens are random ids (llama-bench does the same), timings are the best of
 --reps runs. Prints one JSON object {"pp_tok_s", "tg_tok_s", "threads", ...}.
 
@@ -25,7 +27,9 @@ def main():
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--parallel", type=int, default=1)
     args = ap.parse_args()
+    k = max(args.parallel, 1)
 
     llama_cpp.llama_backend_init()
     mparams = llama_cpp.llama_model_default_params()
@@ -35,9 +39,12 @@ def main():
     vocab = llama_cpp.llama_model_get_vocab(model)
     n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
     cparams = llama_cpp.llama_context_default_params()
-    cparams.n_ctx = args.p + args.n + 16
-    cparams.n_batch = max(args.p, 1)
-    cparams.n_ubatch = max(args.p, 1)
+    # Each sequence gets a context of its own size (llama.cpp splits n_ctx
+    # between n_seq_max sequences).
+    cparams.n_ctx = k * (args.p + args.n + 16)
+    cparams.n_batch = max(args.p, k, 1)
+    cparams.n_ubatch = max(args.p, k, 1)
+    cparams.n_seq_max = k
     cparams.n_threads = args.threads
     cparams.n_threads_batch = args.threads
     ctx = llama_cpp.llama_init_from_model(model, cparams)
@@ -66,23 +73,48 @@ def main():
         llama_cpp.llama_synchronize(ctx)
         return time.perf_counter() - t0
 
+    def decode_step(pos):
+        # One token of each sequence, every one with logits (a server
+        # samples each).
+        batch = llama_cpp.llama_batch_init(k, 0, k)
+        batch.n_tokens = k
+        for s in range(k):
+            batch.token[s] = rng.randrange(n_vocab)
+            batch.pos[s] = pos
+            batch.n_seq_id[s] = 1
+            batch.seq_id[s][0] = s
+            batch.logits[s] = True
+        rc = llama_cpp.llama_decode(ctx, batch)
+        llama_cpp.llama_batch_free(batch)
+        if rc != 0:
+            raise SystemExit(f"llama_decode failed: {rc}")
+
     def run_tg():
         llama_cpp.llama_memory_clear(mem, True)
         t0 = time.perf_counter()
         for i in range(args.n):
-            decode([rng.randrange(n_vocab)], i)
+            if k == 1:
+                decode([rng.randrange(n_vocab)], i)
+            else:
+                decode_step(i)
         llama_cpp.llama_synchronize(ctx)
         return time.perf_counter() - t0
 
-    run_pp()  # warm-up, as llama-bench does
+    # Warm-up, as llama-bench does.
+    if args.p:
+        run_pp()
+    else:
+        run_tg()
     pp = min(run_pp() for _ in range(args.reps)) if args.p else 0.0
     tg = min(run_tg() for _ in range(args.reps)) if args.n else 0.0
     print(json.dumps({
         "engine": "llama.cpp",
         "version": llama_cpp.__version__,
         "pp_tok_s": args.p / pp if pp else None,
-        "tg_tok_s": args.n / tg if tg else None,
+        "tg_tok_s": k * args.n / tg if tg else None,
+        "tg_step_ms": tg / args.n * 1e3 if tg else None,
         "threads": args.threads,
+        "parallel": k,
         "p": args.p,
         "n": args.n,
     }))

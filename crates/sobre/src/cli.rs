@@ -258,6 +258,11 @@ pub struct BenchArgs {
     /// Measured runs of each test, after one warm-up; the best is reported.
     #[arg(short = 'r', long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub reps: u32,
+    /// Sequences generated together in tg: each step feeds one token of
+    /// each (what `sobre serve` does with that many requests); tg's tok/s
+    /// counts every sequence's tokens.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallel: u32,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

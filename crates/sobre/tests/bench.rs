@@ -38,6 +38,39 @@ fn bench_json_reports_speed_memory_and_energy() {
     assert!(rss < file * 1.5, "peak RSS {rss} MB for a {file} MB file");
 }
 
+/// `--parallel K`: tg decodes K sequences per step and counts all their
+/// tokens; the step time is reported beside it.
+#[test]
+fn bench_parallel_counts_every_sequence() {
+    let out = sobre!(
+        "bench",
+        common::model(common::GEMMA),
+        "-p",
+        "0",
+        "-n",
+        "4",
+        "-r",
+        "1",
+        "-t",
+        "2",
+        "--parallel",
+        "3",
+        "--json"
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["parallel"], 3);
+    assert!(v["pp_tok_s"].is_null(), "-p 0 skips pp: {v}");
+    let (tok_s, step_ms) = (v["tg_tok_s"].as_f64().unwrap(), v["tg_step_ms"].as_f64().unwrap());
+    assert!(tok_s > 0.0 && step_ms > 0.0, "{v}");
+    assert!(
+        (tok_s * step_ms / 1e3 - 3.0).abs() < 1e-6,
+        "three tokens per step: {tok_s} tok/s, {step_ms} ms per step"
+    );
+    let out = sobre!("bench", common::model(common::GEMMA), "--parallel", "0");
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+}
+
 #[test]
 fn bench_rejects_zero_repetitions() {
     let out = sobre!("bench", common::model(common::GEMMA), "-r", "0");

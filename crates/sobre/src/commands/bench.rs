@@ -1,8 +1,11 @@
-//! `sobre bench MODEL [-p 512] [-n 128] [-t THREADS] [--json]`: prompt
-//! processing and generation speed, measured as llama-bench measures them.
+//! `sobre bench MODEL [-p 512] [-n 128] [-t THREADS] [--parallel N] [--json]`:
+//! prompt processing and generation speed, measured as llama-bench measures
+//! them.
 //!
 //! pp: one batch of `p` tokens from an empty context. tg: `n` tokens fed one
-//! at a time from an empty context. Tokens are random ids (as llama-bench
+//! at a time from an empty context; with `--parallel N`, `n` steps that
+//! each feed one token of each of N sequences (their own caches), as a
+//! server decodes N requests together. Tokens are random ids (as llama-bench
 //! uses), so the figures do not depend on a text. Each test runs after one
 //! warm-up, `--reps` times; the best run is reported (bench/compare takes the
 //! best of llama.cpp's runs too). Energy is read around the measured runs.
@@ -13,7 +16,7 @@ use std::time::Instant;
 use anyhow::Context;
 use energy::{Carbon, Meter};
 use gguf::GgufFile;
-use model::Model;
+use model::{Model, Step};
 
 use crate::cli::BenchArgs;
 
@@ -23,12 +26,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let model = Model::load(&file).with_context(|| format!("{}", args.model.display()))?;
     let n_vocab = model.config().n_vocab as u64;
     let n_ctx = args.p.max(1) + args.n + 1;
+    let parallel = args.parallel.max(1) as usize;
     let opts = gpu::Options {
         device: args.device,
-        n_slots: 1,
+        n_slots: parallel,
         n_ctx,
-        n_batch: args.p.max(1),
-        n_outputs: 1,
+        n_batch: args.p.max(parallel).max(1),
+        n_outputs: parallel,
         threads,
     };
     let (mut backend, meter_config) = super::open_backend(model, &opts)?;
@@ -60,15 +64,25 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let mut tg = Test::default();
     if args.n > 0 {
+        let outputs: Vec<usize> = (0..parallel).collect();
+        let mut tokens = vec![0u32; parallel];
         for rep in 0..=args.reps as usize {
             let window = meter.start()?;
             let t0 = Instant::now();
             for pos in 0..args.n {
-                backend.eval(0, &[token()], pos)?;
+                tokens.iter_mut().for_each(|t| *t = token());
+                let steps: Vec<Step<'_>> = (0..parallel)
+                    .map(|slot| Step {
+                        slot,
+                        tokens: &tokens[slot..slot + 1],
+                        pos0: pos,
+                    })
+                    .collect();
+                backend.forward(&steps, &outputs)?;
             }
             let secs = t0.elapsed().as_secs_f64();
             if rep > 0 {
-                tg.record(secs, meter.stop(&window)?.joules, args.n);
+                tg.record(secs, meter.stop(&window)?.joules, args.n * parallel);
             }
         }
     }
@@ -82,9 +96,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "p": args.p,
             "n": args.n,
             "threads": threads,
+            "parallel": parallel,
             "device": device,
             "pp_tok_s": pp.tok_s(),
             "tg_tok_s": tg.tok_s(),
+            "tg_step_ms": tg.best_secs.filter(|_| args.n > 0).map(|s| s / args.n as f64 * 1e3),
             "peak_rss_mb": peak_rss_mb,
             "file_mb": file.file_len() as f64 / 1e6,
             "joules_per_token": {"pp": pp.joules_per_token(), "tg": tg.joules_per_token()},
@@ -102,6 +118,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "model: {}  threads: {threads}  device: {device}",
             args.model.display()
         )?;
+        if parallel > 1 {
+            writeln!(out, "tg: {parallel} sequences per step, tok/s over all of them")?;
+        }
         for (name, t, n) in [("pp", &pp, args.p), ("tg", &tg, args.n)] {
             if let (Some(speed), Some(j)) = (t.tok_s(), t.joules_per_token()) {
                 writeln!(
