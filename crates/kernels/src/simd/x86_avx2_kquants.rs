@@ -130,6 +130,28 @@ fn q4_k_repacked<M: Madd, const GEMM: bool>(m: M, w: &[u8], x: &[u8]) -> f32 {
     out[0]
 }
 
+/// `acc + sc_lo·(lo·x) + sc_hi·(hi·x)` over elements `64j .. 64j + 64` of
+/// the Q8_K block `xb`: `maddubs` pairs (at most 2·31·128, exact in i16),
+/// each scaled by its sub-block's scale into i32 lanes. One 64-element
+/// step of the Q4_K and Q5_K kernels, whatever their float order.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn k4_sums64<M: Madd>(
+    m: M,
+    lo: __m256i,
+    hi: __m256i,
+    sc_lo: __m256i,
+    sc_hi: __m256i,
+    xb: &[u8],
+    j: usize,
+    acc: __m256i,
+) -> __m256i {
+    let pl = _mm256_maddubs_epi16(lo, load32(bytes(xb, 4 + 64 * j)));
+    let ph = _mm256_maddubs_epi16(hi, load32(bytes(xb, 4 + 64 * j + 32)));
+    m.madd_i16(m.madd_i16(acc, sc_lo, pl), sc_hi, ph)
+}
+
 /// [`q4_k_repacked`] for one weight row against `RN` activation rows
 /// (`act_row` bytes apart) into `out[..RN]`: the row's nibbles and scales
 /// are unpacked once per super-block for all of them, and every pair gets
@@ -182,10 +204,7 @@ pub(super) fn q4_k_repacked_n<M: Madd, const GEMM: bool, const RN: usize>(
                 yd[t] = f32_at(xb, 0);
                 mins[t] = k4_min_sums(ms, xb);
                 for j in 0..4 {
-                    let pl = _mm256_maddubs_epi16(lo[j], load32(bytes(xb, 4 + 64 * j)));
-                    let ph = _mm256_maddubs_epi16(hi[j], load32(bytes(xb, 4 + 64 * j + 32)));
-                    sumi[t] = m.madd_i16(sumi[t], sc[2 * j], pl);
-                    sumi[t] = m.madd_i16(sumi[t], sc[2 * j + 1], ph);
+                    sumi[t] = k4_sums64(m, lo[j], hi[j], sc[2 * j], sc[2 * j + 1], xb, j, sumi[t]);
                 }
             }
             let h = _mm256_hadd_epi32(
@@ -222,18 +241,13 @@ pub(super) fn q4_k_repacked_n<M: Madd, const GEMM: bool, const RN: usize>(
                 unsafe { _mm_storeu_si128(mins_t[t].as_mut_ptr().cast(), mins) };
                 scales_t[t] = (d, dmin);
                 for j in 0..4 {
-                    let pl = _mm256_maddubs_epi16(lo[j], load32(bytes(xb, 4 + 64 * j)));
-                    let ph = _mm256_maddubs_epi16(hi[j], load32(bytes(xb, 4 + 64 * j + 32)));
-                    parts[4 * t + j] = m.madd_i16(m.madd_i16(zero, sc[2 * j], pl), sc[2 * j + 1], ph);
+                    parts[4 * t + j] = k4_sums64(m, lo[j], hi[j], sc[2 * j], sc[2 * j + 1], xb, j, zero);
                 }
                 continue;
             }
             let mut sumi = zero;
             for j in 0..4 {
-                let pl = _mm256_maddubs_epi16(lo[j], load32(bytes(xb, 4 + 64 * j)));
-                let ph = _mm256_maddubs_epi16(hi[j], load32(bytes(xb, 4 + 64 * j + 32)));
-                sumi = m.madd_i16(sumi, sc[2 * j], pl);
-                sumi = m.madd_i16(sumi, sc[2 * j + 1], ph);
+                sumi = k4_sums64(m, lo[j], hi[j], sc[2 * j], sc[2 * j + 1], xb, j, sumi);
             }
             acc[t] = (hsum_epi32(sumi) as f32).mul_add(d, acc[t]);
             acc_m[t] = (hsum_epi32_4(mins) as f32).mul_add(dmin, acc_m[t]);
@@ -256,16 +270,12 @@ pub(super) fn q4_k_repacked_n<M: Madd, const GEMM: bool, const RN: usize>(
         }
     }
     if shared {
-        let mut a = [0.0f32; 4];
-        let mut am = [0.0f32; 4];
-        // SAFETY: `a` and `am` are 16 writable bytes each; `storeu` has no
-        // alignment requirement.
-        unsafe {
-            _mm_storeu_ps(a.as_mut_ptr(), acc_v);
-            _mm_storeu_ps(am.as_mut_ptr(), acc_m_v);
-        }
-        acc.copy_from_slice(&a[..RN]);
-        acc_m.copy_from_slice(&am[..RN]);
+        // `acc - acc_m` lane by lane, as below.
+        let mut o = [0.0f32; 4];
+        // SAFETY: `o` is 16 writable bytes; `storeu` has no alignment requirement.
+        unsafe { _mm_storeu_ps(o.as_mut_ptr(), _mm_sub_ps(acc_v, acc_m_v)) };
+        out[..RN].copy_from_slice(&o[..RN]);
+        return;
     }
     for t in 0..RN {
         out[t] = acc[t] - acc_m[t];
@@ -308,10 +318,8 @@ pub(super) fn q5_k_q8_k<M: Madd>(m: M, w: &[u8], x: &[u8]) -> f32 {
                 _mm256_slli_epi16::<3>(_mm256_and_si256(hb, two)),
             );
             hb = _mm256_srli_epi16::<2>(hb);
-            let pl = _mm256_maddubs_epi16(lo, load32(bytes(xb, 4 + 64 * j)));
-            let ph = _mm256_maddubs_epi16(hi, load32(bytes(xb, 4 + 64 * j + 32)));
-            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j), pl);
-            sumi = m.madd_i16(sumi, scale_k4(scales, 2 * j + 1), ph);
+            let (sc_lo, sc_hi) = (scale_k4(scales, 2 * j), scale_k4(scales, 2 * j + 1));
+            sumi = k4_sums64(m, lo, hi, sc_lo, sc_hi, xb, j, sumi);
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
