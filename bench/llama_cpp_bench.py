@@ -51,15 +51,16 @@ def main():
     mem = llama_cpp.llama_get_memory(ctx)
     rng = random.Random(0)
 
-    def decode(tokens, pos0):
-        batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
-        batch.n_tokens = len(tokens)
-        for i, t in enumerate(tokens):
-            batch.token[i] = t
-            batch.pos[i] = pos0 + i
+    def decode(entries):
+        """One llama_decode of (token, position, sequence, logits?) entries."""
+        batch = llama_cpp.llama_batch_init(len(entries), 0, 1)
+        batch.n_tokens = len(entries)
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            batch.token[i] = token
+            batch.pos[i] = pos
             batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = 0
-            batch.logits[i] = i == len(tokens) - 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
         rc = llama_cpp.llama_decode(ctx, batch)
         llama_cpp.llama_batch_free(batch)
         if rc != 0:
@@ -69,34 +70,17 @@ def main():
         llama_cpp.llama_memory_clear(mem, True)
         toks = [rng.randrange(n_vocab) for _ in range(args.p)]
         t0 = time.perf_counter()
-        decode(toks, 0)
+        decode([(t, i, 0, i == args.p - 1) for i, t in enumerate(toks)])
         llama_cpp.llama_synchronize(ctx)
         return time.perf_counter() - t0
-
-    def decode_step(pos):
-        # One token of each sequence, every one with logits (a server
-        # samples each).
-        batch = llama_cpp.llama_batch_init(k, 0, k)
-        batch.n_tokens = k
-        for s in range(k):
-            batch.token[s] = rng.randrange(n_vocab)
-            batch.pos[s] = pos
-            batch.n_seq_id[s] = 1
-            batch.seq_id[s][0] = s
-            batch.logits[s] = True
-        rc = llama_cpp.llama_decode(ctx, batch)
-        llama_cpp.llama_batch_free(batch)
-        if rc != 0:
-            raise SystemExit(f"llama_decode failed: {rc}")
 
     def run_tg():
         llama_cpp.llama_memory_clear(mem, True)
         t0 = time.perf_counter()
-        for i in range(args.n):
-            if k == 1:
-                decode([rng.randrange(n_vocab)], i)
-            else:
-                decode_step(i)
+        for pos in range(args.n):
+            # One token of each sequence, every one with logits (a server
+            # samples each).
+            decode([(rng.randrange(n_vocab), pos, seq, True) for seq in range(k)])
         llama_cpp.llama_synchronize(ctx)
         return time.perf_counter() - t0
 

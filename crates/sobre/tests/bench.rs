@@ -3,25 +3,29 @@
 
 mod common;
 
+use std::ffi::OsStr;
+
 use serde_json::Value;
+
+/// `sobre bench` on Gemma with `args`, one measured run, two threads:
+/// its JSON object.
+fn bench_json(args: &[&str]) -> Value {
+    let model = common::model(common::GEMMA);
+    let mut all = vec![OsStr::new("bench"), model.as_os_str()];
+    all.extend(
+        ["-r", "1", "-t", "2", "--json"]
+            .iter()
+            .chain(args)
+            .map(OsStr::new),
+    );
+    let out = common::sobre(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
 
 #[test]
 fn bench_json_reports_speed_memory_and_energy() {
-    let out = sobre!(
-        "bench",
-        common::model(common::GEMMA),
-        "-p",
-        "16",
-        "-n",
-        "4",
-        "-r",
-        "1",
-        "-t",
-        "2",
-        "--json"
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = bench_json(&["-p", "16", "-n", "4"]);
     for k in ["pp_tok_s", "tg_tok_s", "peak_rss_mb"] {
         assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
     }
@@ -42,23 +46,7 @@ fn bench_json_reports_speed_memory_and_energy() {
 /// tokens; the step time is reported beside it.
 #[test]
 fn bench_parallel_counts_every_sequence() {
-    let out = sobre!(
-        "bench",
-        common::model(common::GEMMA),
-        "-p",
-        "0",
-        "-n",
-        "4",
-        "-r",
-        "1",
-        "-t",
-        "2",
-        "--parallel",
-        "3",
-        "--json"
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = bench_json(&["-p", "0", "-n", "4", "--parallel", "3"]);
     assert_eq!(v["parallel"], 3);
     assert!(v["pp_tok_s"].is_null(), "-p 0 skips pp: {v}");
     let (tok_s, step_ms) = (v["tg_tok_s"].as_f64().unwrap(), v["tg_step_ms"].as_f64().unwrap());
@@ -83,21 +71,7 @@ fn bench_rejects_zero_repetitions() {
 /// its metadata; what the bound leaves is for the scratch and the program.
 #[test]
 fn bench_peak_rss_is_within_file_plus_kv_cache_plus_ten_percent() {
-    let out = sobre!(
-        "bench",
-        common::model(common::GEMMA),
-        "-p",
-        "512",
-        "-n",
-        "128",
-        "-r",
-        "1",
-        "-t",
-        "2",
-        "--json"
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let v = bench_json(&["-p", "512", "-n", "128"]);
     let (rss, file) = (v["peak_rss_mb"].as_f64().unwrap(), v["file_mb"].as_f64().unwrap());
     // Gemma 3 270M's f16 cache: 18 layers x (512 + 128 + 1) positions x
     // (256 key + 256 value) dimensions x 2 bytes.

@@ -100,7 +100,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "device": device,
             "pp_tok_s": pp.tok_s(),
             "tg_tok_s": tg.tok_s(),
-            "tg_step_ms": tg.best_secs.filter(|_| args.n > 0).map(|s| s / args.n as f64 * 1e3),
+            "tg_step_ms": tg.best_secs.map(|s| s / args.n as f64 * 1e3),
             "peak_rss_mb": peak_rss_mb,
             "file_mb": file.file_len() as f64 / 1e6,
             "joules_per_token": {"pp": pp.joules_per_token(), "tg": tg.joules_per_token()},
